@@ -1,0 +1,93 @@
+"""The tamper-evident audit log: who did what, when, from where, with what outcome.
+
+Each :class:`~printctl.models.AuditEvent` stores the SHA-256 of its own content together with
+the previous event's hash, so editing or deleting any past event breaks the chain from there
+on; :func:`verify_chain` finds the first broken link. Events are written in the same
+transaction as the state change they describe, so the log never claims what did not happen.
+Details never hold personal data in clear (NIKs are masked by the caller).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel import Session, col, select
+
+from printctl.models import AuditEvent, utcnow
+
+GENESIS = "0" * 64
+Clock = Callable[[], datetime]
+
+# An arbitrary constant: the advisory-lock key that serialises audit appends on PostgreSQL.
+_PG_AUDIT_LOCK = 0x7072_6E74
+
+
+def _digest(prev_hash: str, event: AuditEvent) -> str:
+    body = json.dumps(
+        [
+            prev_hash,
+            event.at.isoformat(),
+            event.actor,
+            event.station,
+            event.action,
+            event.entity,
+            event.entity_id,
+            event.outcome,
+            event.detail,
+        ],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def record_event(
+    session: Session,
+    *,
+    actor: str,
+    station: str,
+    action: str,
+    entity: str,
+    entity_id: str | int,
+    outcome: str = "ok",
+    detail: Mapping[str, Any] | None = None,
+    clock: Clock = utcnow,
+) -> AuditEvent:
+    """Append one event to the chain inside the caller's transaction."""
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
+    # On SQLite the transaction began IMMEDIATE, so no other writer can append in between.
+    last = session.exec(select(AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1)).first()
+    prev_hash = last or GENESIS
+    event = AuditEvent(
+        at=clock(),
+        actor=actor,
+        station=station,
+        action=action,
+        entity=entity,
+        entity_id=str(entity_id),
+        outcome=outcome,
+        detail=json.dumps(dict(detail or {}), ensure_ascii=False, sort_keys=True, default=str),
+        prev_hash=prev_hash,
+        hash="",
+    )
+    event.hash = _digest(prev_hash, event)
+    session.add(event)
+    session.flush()
+    return event
+
+
+def verify_chain(session: Session) -> int | None:
+    """The id of the first event whose hash or link is wrong, or None when the chain holds."""
+    prev_hash = GENESIS
+    for event in session.exec(select(AuditEvent).order_by(col(AuditEvent.id))):
+        if event.prev_hash != prev_hash or _digest(prev_hash, event) != event.hash:
+            return event.id
+        prev_hash = event.hash
+    return None

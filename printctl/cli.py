@@ -1,0 +1,540 @@
+"""The ``printctl`` command line: parse, call :mod:`printctl.service`, show the result.
+
+Errors a user can cause print one line on stderr and exit non-zero, never a traceback.
+Every command that reads data takes ``--json``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from printctl import __version__
+from printctl.config import STARTER_CONFIG, ConfigError, Settings, load_settings
+from printctl.crypto import DecryptionError, KeyFileError, generate_key_file
+from printctl.db import DatabaseError
+from printctl.hardware import HardwareError
+from printctl.logs import configure_logging
+from printctl.queue.batches import BatchError, BatchFilters
+from printctl.queue.worker import WorkerEvent
+from printctl.stock import StockError
+
+app = typer.Typer(
+    name="printctl",
+    help="Card-printing job controller for e-KTP offices: records in, cards out, every blank "
+    "accounted for.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+keys_app = typer.Typer(help="Center keys that bundles may be signed with.", no_args_is_help=True)
+records_app = typer.Typer(help="Print-ready records.", no_args_is_help=True)
+stock_app = typer.Typer(help="Blank stock (the ledger).", no_args_is_help=True)
+batch_app = typer.Typer(help="Batches of print jobs.", no_args_is_help=True)
+jobs_app = typer.Typer(help="Print jobs.", no_args_is_help=True)
+center_app = typer.Typer(
+    help="The fake center: keys and signed bundles of synthetic records for demos, tests and "
+    "training.",
+    no_args_is_help=True,
+)
+audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(records_app, name="records")
+app.add_typer(stock_app, name="stock")
+app.add_typer(batch_app, name="batch")
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(center_app, name="center")
+app.add_typer(audit_app, name="audit")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+_state: dict[str, Any] = {"config": None}
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+class CliError(Exception):
+    """A user error caught at the command line: printed as one line, exit code 2."""
+
+
+USER_ERRORS: tuple[type[Exception], ...] = (
+    CliError,
+    ConfigError,
+    KeyFileError,
+    DecryptionError,
+    DatabaseError,
+    BatchError,
+    StockError,
+    HardwareError,
+)
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _settings() -> Settings:
+    settings: Settings = load_settings(_state["config"])
+    return settings
+
+
+@contextmanager
+def _context(*, quiet_console: bool = False) -> Iterator[Any]:
+    from printctl.service import Context
+
+    settings = _settings()
+    configure_logging(
+        settings.resolve(settings.log_file) if settings.log_file else None,
+        level=settings.log_level,
+        console=None if quiet_console else sys.stderr,
+    )
+    ctx = Context.open(settings)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+@app.callback()
+def _root(
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="Configuration file (default: ./printctl.toml).", envvar=None),
+    ] = None,
+    version: Annotated[bool, typer.Option("--version", help="Show the version and exit.")] = False,
+) -> None:
+    if version:
+        out.print(f"printctl {__version__}")
+        raise typer.Exit(0)
+    _state["config"] = config
+
+
+# ---------------------------------------------------------------------------- init & demo
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Where to create the workspace.")] = Path("."),
+    office_name: Annotated[str, typer.Option(help="The office's name, for reports.")] = (
+        Settings.office_name
+    ),
+    regency_code: Annotated[str, typer.Option(help="The office's regency code.")] = "14.09",
+) -> None:
+    """Write a commented printctl.toml and a fresh data key, and create the database."""
+    directory.mkdir(parents=True, exist_ok=True)
+    config_path = directory / "printctl.toml"
+    key_path = directory / "data.key"
+    if config_path.exists():
+        _fail(f"{config_path} already exists; not overwriting it")
+    if key_path.exists():
+        _fail(f"{key_path} already exists; not overwriting the only key to the stored data")
+    config_path.write_text(
+        STARTER_CONFIG.format(office_name=office_name, regency_code=regency_code, station="station-1"),
+        encoding="utf-8",
+    )
+    generate_key_file(key_path)
+    _state["config"] = config_path
+    with _context():
+        pass
+    out.print(f"Created {config_path} and {key_path} (keep a copy of the key in the office safe).")
+
+
+@app.command()
+def demo(
+    workdir: Annotated[
+        Path | None, typer.Option(help="Workspace folder (default: a new temporary folder).")
+    ] = None,
+    records: Annotated[int, typer.Option(help="Records in the demo bundle.")] = 200,
+    printers: Annotated[int, typer.Option(help="Simulated printers.")] = 3,
+    blanks: Annotated[int, typer.Option(help="Blanks received before printing.")] = 250,
+    seed: Annotated[int, typer.Option(help="Seed for the synthetic records and faults.")] = 7,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run the whole job end to end on simulated printers, in a fresh workspace."""
+    from printctl.demo import run_demo
+
+    summary = run_demo(
+        workdir=workdir,
+        records=records,
+        printers=printers,
+        blanks=blanks,
+        seed=seed,
+        console=None if json_out else out,
+    )
+    if json_out:
+        _print_json(summary)
+    if not summary["balanced"]:
+        err.print("[bold red]error:[/] the blank ledger does not balance")
+        raise typer.Exit(1)
+
+
+# ---------------------------------------------------------------------------- keys & import
+
+
+@keys_app.command("trust")
+def keys_trust(
+    file: Annotated[Path, typer.Argument(help="The center's Ed25519 public key (PEM or base64).")],
+    key_id: Annotated[str, typer.Option("--id", help="The key id bundles name (key_id).")],
+) -> None:
+    """Trust a center public key for bundle signatures."""
+    from printctl.service import trust_key
+
+    with _context() as ctx:
+        raw = trust_key(ctx, file, key_id)
+    out.print(f"Trusted key {key_id} ({raw}).")
+
+
+@keys_app.command("list")
+def keys_list(json_out: JsonOpt = False) -> None:
+    """List the trusted center keys."""
+    from sqlmodel import Session, select
+
+    from printctl.models import TrustedKey
+
+    with _context() as ctx, Session(ctx.engine) as session:
+        rows = [
+            {"key_id": k.key_id, "public_key": k.public_key, "added_at": k.added_at, "added_by": k.added_by}
+            for k in session.exec(select(TrustedKey))
+        ]
+    if json_out:
+        _print_json(rows)
+        return
+    table = Table("key id", "public key", "added", "by")
+    for row in rows:
+        table.add_row(row["key_id"], row["public_key"], f"{row['added_at']:%Y-%m-%d}", row["added_by"])
+    out.print(table)
+
+
+@app.command("import")
+def import_cmd(
+    bundles: Annotated[list[Path], typer.Argument(help="PRR bundle files (*.prr.zip).")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Import signed bundles of print-ready records. Exits 1 if any bundle was rejected."""
+    from printctl.service import import_bundles
+
+    with _context(quiet_console=json_out) as ctx:
+        outcomes = import_bundles(ctx, bundles)
+    if json_out:
+        _print_json([o.as_dict() for o in outcomes])
+    else:
+        for o in outcomes:
+            name = Path(o.path).name
+            if o.outcome == "rejected":
+                err.print(f"[bold red]rejected[/] {name}: {o.reason}", soft_wrap=True)
+                continue
+            if o.outcome == "already-imported":
+                out.print(f"[yellow]already imported[/] {name}: {o.reason}")
+                continue
+            out.print(
+                f"[green]imported[/] {name}: {o.imported} records, "
+                f"{len(o.quarantined)} quarantined (bundle {o.bundle_id}, sequence {o.sequence})"
+            )
+            for q in o.quarantined:
+                out.print(f"  quarantined {q['record_id'] or '(line ' + str(q['line']) + ')'}: {q['reason']}")
+            for label in o.superseded:
+                out.print(f"  superseded {label}")
+            for warning in o.warnings:
+                out.print(f"  [yellow]warning:[/] {warning}")
+    if any(o.outcome == "rejected" for o in outcomes):
+        raise typer.Exit(1)
+
+
+# ---------------------------------------------------------------------------- records
+
+
+@records_app.command("list")
+def records_list(
+    state: Annotated[str | None, typer.Option(help="Only records in this state.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """List records: id, version, request type, state (NIKs masked)."""
+    from printctl.service import records
+
+    with _context() as ctx:
+        rows = records(ctx, state)
+    if json_out:
+        _print_json([r.as_dict() for r in rows])
+        return
+    table = Table("record", "v", "type", "state", "district", "NIK", "reason")
+    for r in rows:
+        table.add_row(
+            r.record_id or "?",
+            str(r.version or ""),
+            r.request_type or "",
+            r.state,
+            r.district or "",
+            r.nik or "",
+            r.reason,
+        )
+    out.print(table)
+    out.print(f"{len(rows)} records")
+
+
+@records_app.command("approve")
+def records_approve(
+    record_id: Annotated[str, typer.Argument(help="The record to approve for reprint.")],
+    evidence: Annotated[
+        str, typer.Option(help="The evidence: police letter number, surrendered card, new KK.")
+    ],
+    requested_by: Annotated[str, typer.Option(help="Who asked for the reprint.")],
+) -> None:
+    """Approve a reprint (dual control: the approver must not be the requester)."""
+    from printctl.service import approve_reprint
+
+    with _context() as ctx:
+        label = approve_reprint(ctx, record_id, evidence=evidence, requested_by=requested_by)
+    out.print(f"Approved {label} for printing.")
+
+
+# ---------------------------------------------------------------------------- stock
+
+
+@stock_app.command("receive")
+def stock_receive(
+    count: Annotated[int, typer.Argument(help="How many blanks arrived.")],
+    lot: Annotated[str, typer.Option(help="The delivery's lot number.")],
+    note: Annotated[str, typer.Option(help="Delivery document number or remarks.")] = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Record a delivery of blanks."""
+    from printctl.service import receive_stock
+
+    with _context() as ctx:
+        result = receive_stock(ctx, count, lot, note)
+    if json_out:
+        _print_json(result.as_dict())
+    else:
+        out.print(f"Received {count} blanks (lot {lot}). On hand: {result.on_hand}.")
+
+
+@stock_app.command("show")
+def stock_show(json_out: JsonOpt = False) -> None:
+    """Show the blank balance derived from the ledger."""
+    from printctl.service import stock_report
+
+    with _context() as ctx:
+        report = stock_report(ctx)
+    if json_out:
+        _print_json(report)
+        return
+    table = Table("", "blanks", show_header=False)
+    for key in ("received", "issued", "spoiled", "returned", "in_doubt", "on_hand"):
+        table.add_row(key.replace("_", " "), str(report[key]))
+    out.print(table)
+    for reason, n in sorted(report["spoiled_by_reason"].items()):
+        out.print(f"  spoiled, {reason}: {n}")
+
+
+# ---------------------------------------------------------------------------- batches & jobs
+
+
+@batch_app.command("create")
+def batch_create(
+    district: Annotated[str | None, typer.Option(help="Only records of this district.")] = None,
+    request_type: Annotated[
+        str | None, typer.Option("--type", help="Only this request type (NEW, REPLACE_LOST, …).")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many records.")] = None,
+    name: Annotated[str | None, typer.Option(help="A name for the batch.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create a batch of print jobs from ready records."""
+    from printctl.service import new_batch
+
+    with _context() as ctx:
+        batch_id, count = new_batch(
+            ctx, BatchFilters(district=district, request_type=request_type, limit=limit), name=name
+        )
+    if json_out:
+        _print_json({"batch_id": batch_id, "jobs": count})
+    else:
+        out.print(f"Batch {batch_id}: {count} jobs.")
+
+
+@batch_app.command("list")
+def batch_list(json_out: JsonOpt = False) -> None:
+    """List batches."""
+    from printctl.service import batches, job_counts
+
+    with _context() as ctx:
+        rows = [
+            {
+                "id": b.id,
+                "name": b.name,
+                "state": b.state,
+                "created_by": b.created_by,
+                "created_at": b.created_at,
+                "jobs": job_counts(ctx, [b.id] if b.id is not None else []),
+            }
+            for b in batches(ctx)
+        ]
+    if json_out:
+        _print_json(rows)
+        return
+    table = Table("id", "name", "state", "by", "jobs")
+    for row in rows:
+        jobs_text = ", ".join(f"{k} {v}" for k, v in sorted(row["jobs"].items()))
+        table.add_row(str(row["id"]), row["name"], row["state"], row["created_by"], jobs_text)
+    out.print(table)
+
+
+@batch_app.command("start")
+def batch_start(
+    batch_ids: Annotated[list[int], typer.Argument(help="Batches to print.")],
+    printer: Annotated[
+        list[str] | None, typer.Option("--printer", help="Printer names (default: all).")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Print batches on the configured printers until they are done or a printer stops."""
+    from printctl.service import job_counts, run_batches, select_printers
+
+    with _context(quiet_console=json_out) as ctx:
+        chosen = select_printers(ctx.settings, printer)
+        total = sum(
+            n for state, n in job_counts(ctx, batch_ids).items() if state in ("pending", "processing")
+        )
+        with _progress(chosen_names=[p.name for p in chosen], total=total, enabled=not json_out) as notify:
+            result = run_batches(ctx, batch_ids, chosen, notify=notify)
+        counts = job_counts(ctx, batch_ids)
+    summary = {
+        "batches": list(batch_ids),
+        "jobs": counts,
+        "printers": [w.__dict__ for w in result.workers],
+    }
+    if json_out:
+        _print_json(summary)
+    else:
+        _print_run(result.workers, counts)
+    if any(w.stop_reason for w in result.workers):
+        raise typer.Exit(1)
+
+
+def _print_run(workers: list[Any], counts: dict[str, int]) -> None:
+    table = Table("printer", "issued", "spoiled", "aborted", "inspection", "stopped because")
+    for w in workers:
+        table.add_row(
+            w.printer, str(w.completed), str(w.spoiled), str(w.aborted), str(w.needs_inspection), w.stop_reason
+        )
+    out.print(table)
+    out.print("jobs: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+
+
+@contextmanager
+def _progress(
+    *, chosen_names: list[str], total: int, enabled: bool
+) -> Iterator[Callable[[WorkerEvent], None]]:
+    """A live display: one bar for the run, a line per printer with its last event."""
+    if not enabled:
+        yield lambda _event: None
+        return
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=out,
+        transient=False,
+    )
+    lock = threading.Lock()
+    overall = progress.add_task("cards", total=total)
+    per_printer = {
+        name: progress.add_task(f"  {name}", total=None, start=True) for name in chosen_names
+    }
+
+    def notify(event: WorkerEvent) -> None:
+        with lock:
+            task = per_printer.get(event.printer)
+            if event.kind == "completed":
+                progress.advance(overall)
+                if task is not None:
+                    progress.advance(task)
+            elif task is not None:
+                progress.update(task, description=f"  {event.printer}: {event.kind} {event.detail}"[:70])
+
+    with progress:
+        yield notify
+
+
+@jobs_app.command("list")
+def jobs_list(
+    batch: Annotated[int | None, typer.Option(help="Only this batch's jobs.")] = None,
+    state: Annotated[str | None, typer.Option(help="Only jobs in this state.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """List print jobs."""
+    from printctl.service import jobs
+
+    with _context() as ctx:
+        rows = jobs(ctx, batch_id=batch, state=state)
+    data = [
+        {
+            "id": j.id,
+            "batch_id": j.batch_id,
+            "state": j.state,
+            "step": j.step,
+            "attempts": j.attempts,
+            "printer": j.printer,
+            "chip_uid": j.chip_uid,
+            "error": j.error,
+        }
+        for j in rows
+    ]
+    if json_out:
+        _print_json(data)
+        return
+    table = Table("job", "batch", "state", "step", "attempts", "printer", "chip UID", "error")
+    for d in data:
+        table.add_row(*(str(d[k] or "") for k in ("id", "batch_id", "state", "step", "attempts", "printer", "chip_uid", "error")))
+    out.print(table)
+
+
+# ---------------------------------------------------------------------------- audit
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the audit log's hash chain; exits 1 at the first broken link."""
+    from sqlmodel import Session
+
+    from printctl.audit import verify_chain
+
+    with _context() as ctx, Session(ctx.engine) as session:
+        broken = verify_chain(session)
+    if broken is not None:
+        _fail(f"the audit chain is broken at event {broken}", code=1)
+    out.print("The audit chain holds.")
+
+
+# ---------------------------------------------------------------------------- entry point
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; user errors print one line and exit 2."""
+    from printctl.service import UserError
+
+    try:
+        app(args=argv, prog_name="printctl", standalone_mode=True)
+    except (UserError, *USER_ERRORS) as exc:
+        err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

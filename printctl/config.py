@@ -1,0 +1,219 @@
+"""One :class:`Settings` object, read from ``printctl.toml`` and ``PRINTCTL_*`` variables.
+
+Where the file comes from, first match wins: the ``--config`` option, ``PRINTCTL_CONFIG``,
+``printctl.toml`` in the working directory. No file at all is fine: every key has a default
+that suits a single station on the embedded SQLite database. Every top-level key can be set
+in the environment as ``PRINTCTL_<KEY>`` (upper case) and the environment wins over the file.
+Relative paths in the file are relative to the file's folder, so a workspace can be moved.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+CONFIG_FILE_NAME = "printctl.toml"
+
+
+class ConfigError(Exception):
+    """The configuration file or an environment variable is invalid."""
+
+
+@dataclass(frozen=True)
+class PrinterConfig:
+    """One printer of this station: a name operators use, its driver URL and its encoder."""
+
+    name: str
+    url: str
+    encoder: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything printctl reads from its configuration."""
+
+    office_name: str = "Dinas Kependudukan dan Pencatatan Sipil Kabupaten Kuantan Singingi"
+    regency_code: str = "14.09"
+    station: str = "station-1"
+    database_url: str = "sqlite:///printctl.db"
+    data_key_file: Path = Path("data.key")
+    log_file: Path | None = Path("printctl.log.jsonl")
+    log_level: str = "info"
+    printers: tuple[PrinterConfig, ...] = ()
+    #: Attempts per job (each one may spoil a blank) before the job fails for a person to look.
+    max_attempts: int = 3
+    #: Bundles whose uncompressed content exceeds this are refused (zip-bomb guard).
+    bundle_max_bytes: int = 4 * 1024**3
+    bundle_max_ratio: float = 200.0
+    base_dir: Path = field(default_factory=Path.cwd)
+
+    def resolve(self, path: Path) -> Path:
+        """A path from the configuration, made absolute against the configuration's folder."""
+        return path if path.is_absolute() else self.base_dir / path
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL with a relative SQLite path made absolute."""
+        prefix = "sqlite:///"
+        url = self.database_url
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            return prefix + str(self.resolve(Path(url[len(prefix) :])))
+        return url
+
+    def printer(self, name: str) -> PrinterConfig:
+        """The printer called ``name``, or a :class:`ConfigError` naming the known ones."""
+        for printer in self.printers:
+            if printer.name == name:
+                return printer
+        known = ", ".join(p.name for p in self.printers) or "none configured"
+        raise ConfigError(f"no printer named {name!r} (known: {known})")
+
+
+_SCALAR_FIELDS = {f.name: f for f in fields(Settings) if f.name not in {"printers", "base_dir"}}
+
+
+def _coerce(key: str, value: Any) -> Any:
+    """Turn a TOML or environment value into the type the field wants."""
+    current = getattr(Settings(), key)
+    try:
+        if key in {"data_key_file", "log_file"}:
+            if value in ("", None, "none", False):
+                if key == "log_file":
+                    return None
+                raise ConfigError(f"{key} must name a file")
+            return Path(str(value))
+        if isinstance(current, bool):
+            return str(value).lower() in {"1", "true", "yes", "on"}
+        if isinstance(current, int):
+            return int(value)
+        if isinstance(current, float):
+            return float(value)
+        return str(value)
+    except ValueError as exc:
+        raise ConfigError(f"{key}: {value!r} is not a valid value ({exc})") from None
+
+
+def _parse_printers(value: Any) -> tuple[PrinterConfig, ...]:
+    """Printers from a TOML array of tables, JSON, or ``name=url[|encoder];…`` in the env."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"PRINTCTL_PRINTERS is not valid JSON: {exc}") from None
+        else:
+            items = []
+            for part in filter(None, (p.strip() for p in text.split(";"))):
+                name, sep, rest = part.partition("=")
+                if not sep:
+                    raise ConfigError(f"printer {part!r}: expected name=url")
+                url, _, encoder = rest.partition("|")
+                items.append({"name": name.strip(), "url": url.strip(), "encoder": encoder or None})
+            value = items
+    if not isinstance(value, list):
+        raise ConfigError("printers must be a list of {name, url, encoder} tables")
+    printers = []
+    for item in value:
+        if not isinstance(item, Mapping) or "name" not in item or "url" not in item:
+            raise ConfigError(f"printer entry {item!r} needs at least 'name' and 'url'")
+        unknown = set(item) - {"name", "url", "encoder"}
+        if unknown:
+            raise ConfigError(f"printer {item['name']!r}: unknown keys {sorted(unknown)}")
+        printers.append(
+            PrinterConfig(str(item["name"]), str(item["url"]), item.get("encoder") or None)
+        )
+    names = [p.name for p in printers]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"printer names must be unique, got {names}")
+    return tuple(printers)
+
+
+def find_config_file(explicit: Path | None = None) -> Path | None:
+    """The configuration file to read, or None when there is none."""
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"configuration file {explicit} does not exist")
+        return explicit
+    env = os.environ.get("PRINTCTL_CONFIG")
+    if env:
+        path = Path(env)
+        if not path.is_file():
+            raise ConfigError(f"PRINTCTL_CONFIG names {path}, which does not exist")
+        return path
+    local = Path.cwd() / CONFIG_FILE_NAME
+    return local if local.is_file() else None
+
+
+def load_settings(
+    config_file: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read the settings: defaults, then the file, then ``PRINTCTL_*`` variables."""
+    env = os.environ if environ is None else environ
+    path = find_config_file(config_file)
+    values: dict[str, Any] = {}
+    base_dir = Path.cwd()
+    if path is not None:
+        base_dir = path.resolve().parent
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        for key, value in data.items():
+            if key == "printers":
+                values["printers"] = _parse_printers(value)
+            elif key in _SCALAR_FIELDS:
+                values[key] = _coerce(key, value)
+            else:
+                raise ConfigError(f"{path}: unknown setting {key!r}")
+    for key in _SCALAR_FIELDS:
+        env_value = env.get(f"PRINTCTL_{key.upper()}")
+        if env_value is not None:
+            values[key] = _coerce(key, env_value)
+    if env.get("PRINTCTL_PRINTERS"):
+        values["printers"] = _parse_printers(env["PRINTCTL_PRINTERS"])
+    return replace(Settings(base_dir=base_dir), **values)
+
+
+STARTER_CONFIG = """\
+# printctl configuration. Every key can also be set as PRINTCTL_<KEY> in the environment,
+# which wins over this file. Relative paths are relative to this file's folder.
+
+# The office's name, printed on reports.
+office_name = "{office_name}"
+
+# The office's regency code: bundles for any other regency are rejected.
+regency_code = "{regency_code}"
+
+# This station's name (one machine driving printers); appears in events and the audit log.
+station = "{station}"
+
+# Where the records, jobs and blank ledger live. SQLite is the embedded default;
+# several stations share one PostgreSQL database, e.g.
+#   database_url = "postgresql+psycopg://printctl@db.local/printctl"
+database_url = "sqlite:///printctl.db"
+
+# The key that encrypts personal data at rest (created by `printctl init`, mode 0600).
+# Keep a copy in the office safe: without it the stored records cannot be read.
+data_key_file = "data.key"
+
+# Structured log (JSON lines). NIKs are masked to their last 4 digits.
+log_file = "printctl.log.jsonl"
+log_level = "info"
+
+# Attempts per job before it stops for a person to look (each attempt may use a blank).
+max_attempts = 3
+
+# The printers this station drives: a name, the driver URL and the chip encoder's URL.
+# `printctl driver list` shows the drivers. The simulator:
+#   sim://?cards=100&ribbon=200&card_ms=16000&timescale=1
+[[printers]]
+name = "sim-1"
+url = "sim://?cards=100&ribbon=200"
+encoder = "sim://"
+"""

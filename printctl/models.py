@@ -1,0 +1,244 @@
+"""The stored tables (SQLModel) and the state vocabularies they use.
+
+Personal data never appears here in clear: :class:`Record` keeps it in ``payload``, ``photo``
+and ``signature`` as AES-GCM ciphertext (:mod:`printctl.crypto`); the only clear facts are the
+ones the queue must filter and count on (district name, request type, the NIK's last four
+digits and a keyed hash of it).
+
+Schema changes go through Alembic (``printctl/migrations``); a test checks that the migrations
+and these models agree.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """The current time in UTC (the default clock)."""
+    return datetime.now(UTC)
+
+
+class RecordState(enum.StrEnum):
+    """Where a stored record stands."""
+
+    READY = "ready"  #: may be put in a batch
+    AWAITING_APPROVAL = "awaiting-approval"  #: a reprint type waiting for a supervisor
+    SUPERSEDED = "superseded"  #: a higher version arrived before this one was printed
+    QUEUED = "queued"  #: a job for it is in a batch
+    PRINTED = "printed"  #: a card was issued
+    PRINTED_OUTDATED = "printed-outdated"  #: printed, then a higher version arrived
+    FAILED = "failed"  #: its job failed; a person decides what next
+    NEEDS_INSPECTION = "needs-inspection"  #: a card may exist; a person must look
+
+
+class JobState(enum.StrEnum):
+    """A print job's state (IPP's vocabulary, plus inspection)."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    ABORTED = "aborted"  #: gave up (render error, attempts exhausted): record needs a person
+    CANCELED = "canceled"
+    NEEDS_INSPECTION = "needs-inspection"  #: outcome unknown: never retried without a person
+
+
+class JobStep(enum.StrEnum):
+    """Where inside ``processing`` a job is. Persisted before the printer is told to act."""
+
+    NONE = ""
+    RENDERING = "rendering"
+    FEEDING = "feeding"
+    ENCODING = "encoding"
+    PRINTING = "printing"
+    EJECTING = "ejecting"
+    REJECTING = "rejecting"
+
+
+class BatchState(enum.StrEnum):
+    """A batch's life."""
+
+    OPEN = "open"
+    RUNNING = "running"
+    DONE = "done"
+    CANCELED = "canceled"
+
+
+class LedgerKind(enum.StrEnum):
+    """The kinds of blank-ledger entry. Balances are always derived from these."""
+
+    RECEIVED = "received"
+    ISSUED = "issued"
+    SPOILED = "spoiled"
+    RETURNED = "returned"
+
+
+class SpoilReason(enum.StrEnum):
+    """The office's categories for spoiled blanks."""
+
+    ENCODE_FAILED = "encode-failed"  #: gagal encode
+    PRINT_FAILED = "print-failed"  #: gagal cetak
+    DAMAGED = "damaged"  #: rusak
+    DATA_CHANGED = "data-changed"  #: perubahan elemen data
+    NO_CHIP = "no-working-chip"
+
+
+class TrustedKey(SQLModel, table=True):
+    """A center public key that bundles may be signed with."""
+
+    __tablename__ = "trusted_key"
+
+    key_id: str = Field(primary_key=True, max_length=100)
+    public_key: str = Field(max_length=200)  # base64 of the raw 32-byte Ed25519 key
+    added_at: datetime = Field(default_factory=utcnow)
+    added_by: str = Field(max_length=100)
+
+
+class Bundle(SQLModel, table=True):
+    """A PRR bundle that was imported (rejected bundles are in the audit log only)."""
+
+    __tablename__ = "bundle"
+
+    id: int | None = Field(default=None, primary_key=True)
+    bundle_id: str = Field(max_length=100, unique=True)
+    sequence: int
+    issuer: str = Field(max_length=100)
+    key_id: str = Field(max_length=100)
+    manifest_sha256: str = Field(max_length=64)
+    file_name: str = Field(max_length=500)
+    records_imported: int = 0
+    records_quarantined: int = 0
+    imported_at: datetime = Field(default_factory=utcnow)
+
+
+class Record(SQLModel, table=True):
+    """One version of a print-ready record. Personal data is encrypted."""
+
+    __tablename__ = "record"
+    __table_args__ = (
+        UniqueConstraint("record_id", "version", name="uq_record_version"),
+        Index("ix_record_state", "state"),
+        Index("ix_record_nik_hash", "nik_hash"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: str = Field(max_length=40, index=True)
+    version: int
+    bundle_id: str = Field(max_length=100)
+    request_type: str = Field(max_length=20)
+    district: str = Field(max_length=100)
+    nik_hash: str = Field(max_length=64)
+    nik_last4: str = Field(max_length=4)
+    state: str = Field(max_length=30)
+    state_reason: str = Field(default="", max_length=500)
+    payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    photo: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    signature: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    approved_by: str | None = Field(default=None, max_length=100)
+    requested_by: str | None = Field(default=None, max_length=100)
+    evidence: str | None = Field(default=None, max_length=500)
+    chip_uid: str | None = Field(default=None, max_length=40)
+    imported_at: datetime = Field(default_factory=utcnow)
+    printed_at: datetime | None = None
+
+
+class QuarantinedRecord(SQLModel, table=True):
+    """A record line that failed validation; it is kept (without its data) with the reason."""
+
+    __tablename__ = "quarantined_record"
+
+    id: int | None = Field(default=None, primary_key=True)
+    bundle_id: str = Field(max_length=100, index=True)
+    line: int
+    record_id: str | None = Field(default=None, max_length=100)
+    version: int | None = None
+    reason: str = Field(max_length=1000)
+    at: datetime = Field(default_factory=utcnow)
+
+
+class Batch(SQLModel, table=True):
+    """A set of jobs an operator started together."""
+
+    __tablename__ = "batch"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    state: str = Field(default=BatchState.OPEN.value, max_length=20)
+    filters: str = Field(default="{}", max_length=2000)  # JSON of what selected the records
+    priority: int = 0
+    created_by: str = Field(max_length=100)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Job(SQLModel, table=True):
+    """One card to print for one record version."""
+
+    __tablename__ = "job"
+    __table_args__ = (Index("ix_job_claim", "state", "batch_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    batch_id: int = Field(foreign_key="batch.id")
+    record_pk: int = Field(foreign_key="record.id", index=True)
+    state: str = Field(default=JobState.PENDING.value, max_length=30)
+    step: str = Field(default=JobStep.NONE.value, max_length=20)
+    attempts: int = 0
+    printer: str | None = Field(default=None, max_length=100)
+    station: str | None = Field(default=None, max_length=100)
+    chip_uid: str | None = Field(default=None, max_length=40)
+    error: str = Field(default="", max_length=1000)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class PrinterRow(SQLModel, table=True):
+    """A printer this database has seen, with the last state and counters read from it."""
+
+    __tablename__ = "printer"
+
+    name: str = Field(primary_key=True, max_length=100)
+    url: str = Field(max_length=500)
+    station: str = Field(max_length=100)
+    state: str = Field(default="idle", max_length=20)
+    reason: str = Field(default="", max_length=500)
+    cards_inserted: int | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class LedgerEntry(SQLModel, table=True):
+    """One append-only movement of blanks. Stock is the sum of these, never a stored count."""
+
+    __tablename__ = "ledger_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    kind: str = Field(max_length=20, index=True)
+    quantity: int
+    lot: str | None = Field(default=None, max_length=100)
+    job_id: int | None = Field(default=None, foreign_key="job.id")
+    printer: str | None = Field(default=None, max_length=100)
+    reason: str | None = Field(default=None, max_length=100)
+    chip_uid: str | None = Field(default=None, max_length=40)
+    note: str = Field(default="", max_length=500)
+    actor: str = Field(max_length=100)
+
+
+class AuditEvent(SQLModel, table=True):
+    """A tamper-evident audit entry; each one's hash covers the previous one's."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow)
+    actor: str = Field(max_length=100)
+    station: str = Field(max_length=100)
+    action: str = Field(max_length=100, index=True)
+    entity: str = Field(max_length=50)
+    entity_id: str = Field(max_length=100)
+    outcome: str = Field(max_length=50)
+    detail: str = Field(default="{}", max_length=4000)  # JSON; never personal data in clear
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)

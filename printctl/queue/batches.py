@@ -1,0 +1,147 @@
+"""Batches: an operator's selection of ready records, turned into print jobs and started."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlmodel import Session, col, select
+
+from printctl.audit import Clock, record_event
+from printctl.models import Batch, BatchState, Job, JobState, Record, RecordState
+from printctl.stock import balance
+
+
+class BatchError(Exception):
+    """A batch operation a user asked for cannot be done."""
+
+
+@dataclass(frozen=True)
+class BatchFilters:
+    """Which ready records a new batch takes."""
+
+    district: str | None = None
+    request_type: str | None = None
+    limit: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form, without unset filters."""
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+def create_batch(
+    session: Session,
+    *,
+    name: str,
+    filters: BatchFilters,
+    actor: str,
+    station: str,
+    clock: Clock,
+    priority: int = 0,
+) -> tuple[Batch, int]:
+    """Make a batch of every ready record matching ``filters``; returns it and its job count."""
+    if filters.limit is not None and filters.limit <= 0:
+        raise BatchError(f"--limit must be positive, got {filters.limit}")
+    query = select(Record).where(col(Record.state) == RecordState.READY.value)
+    if filters.district:
+        query = query.where(func.upper(col(Record.district)) == filters.district.upper())
+    if filters.request_type:
+        query = query.where(col(Record.request_type) == filters.request_type.upper())
+    query = query.order_by(col(Record.imported_at), col(Record.id))
+    if filters.limit:
+        query = query.limit(filters.limit)
+    records = session.exec(query).all()
+    if not records:
+        raise BatchError(f"no ready records match {filters.as_dict() or 'the batch'}")
+    batch = Batch(
+        name=name,
+        filters=json.dumps(filters.as_dict()),
+        priority=priority,
+        created_by=actor,
+        created_at=clock(),
+    )
+    session.add(batch)
+    session.flush()
+    assert batch.id is not None
+    now = clock()
+    for record in records:
+        session.add(Job(batch_id=batch.id, record_pk=record.id, created_at=now, updated_at=now))
+    session.execute(
+        update(Record)
+        .where(col(Record.id).in_([r.id for r in records]), col(Record.state) == "ready")
+        .values(state=RecordState.QUEUED.value)
+    )
+    record_event(
+        session,
+        actor=actor,
+        station=station,
+        action="batch.created",
+        entity="batch",
+        entity_id=batch.id,
+        detail={"name": name, "jobs": len(records), "filters": filters.as_dict()},
+        clock=clock,
+    )
+    return batch, len(records)
+
+
+def start_batch(
+    session: Session, batch_id: int, *, actor: str, station: str, clock: Clock
+) -> Batch:
+    """Mark a batch running so that workers take its jobs. Needs blanks on hand."""
+    batch = session.get(Batch, batch_id)
+    if batch is None:
+        raise BatchError(f"no batch {batch_id}")
+    if batch.state not in (BatchState.OPEN.value, BatchState.RUNNING.value):
+        raise BatchError(f"batch {batch_id} is {batch.state} and cannot be started")
+    on_hand = balance(session).on_hand
+    if on_hand <= 0:
+        raise BatchError(
+            "not enough stock: no blanks on hand (record a delivery with `printctl stock receive`)"
+        )
+    batch.state = BatchState.RUNNING.value
+    session.add(batch)
+    record_event(
+        session,
+        actor=actor,
+        station=station,
+        action="batch.started",
+        entity="batch",
+        entity_id=batch_id,
+        detail={"blanks_on_hand": on_hand},
+        clock=clock,
+    )
+    return batch
+
+
+def pending_jobs(session: Session, batch_ids: list[int]) -> int:
+    """Jobs of these batches that are waiting or being printed."""
+    return session.exec(
+        select(func.count()).where(
+            col(Job.batch_id).in_(batch_ids),
+            col(Job.state).in_([JobState.PENDING.value, JobState.PROCESSING.value]),
+        )
+    ).one()
+
+
+def finish_batches(
+    session: Session, batch_ids: list[int], *, actor: str, station: str, clock: Clock
+) -> None:
+    """Mark running batches done once none of their jobs is pending or processing."""
+    for batch_id in batch_ids:
+        batch = session.get(Batch, batch_id)
+        if batch is None or batch.state != BatchState.RUNNING.value:
+            continue
+        if pending_jobs(session, [batch_id]) == 0:
+            batch.state = BatchState.DONE.value
+            session.add(batch)
+            record_event(
+                session,
+                actor=actor,
+                station=station,
+                action="batch.done",
+                entity="batch",
+                entity_id=batch_id,
+                clock=clock,
+            )

@@ -1,0 +1,161 @@
+"""Job and record transitions: one table of allowed moves, one atomic function per move.
+
+Every transition is a conditional ``UPDATE … WHERE id = ? AND state = ?`` whose row count
+is checked, so two workers (or two stations) can never both move the same job, and each
+transition is journaled in the audit log in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from printctl.audit import Clock, record_event
+from printctl.models import Batch, BatchState, Job, JobState, JobStep, Record, RecordState
+
+# Which job states may follow which. Anything else is a bug, and raises.
+JOB_TRANSITIONS: dict[JobState, frozenset[JobState]] = {
+    JobState.PENDING: frozenset({JobState.PROCESSING, JobState.CANCELED}),
+    JobState.PROCESSING: frozenset(
+        {
+            JobState.PROCESSING,  # a step change inside processing
+            JobState.PENDING,  # handed back: no blank used, or a spoiled one to retry
+            JobState.COMPLETED,
+            JobState.ABORTED,
+            JobState.NEEDS_INSPECTION,
+        }
+    ),
+    JobState.NEEDS_INSPECTION: frozenset({JobState.COMPLETED, JobState.PENDING, JobState.ABORTED}),
+    JobState.ABORTED: frozenset({JobState.PENDING}),
+    JobState.COMPLETED: frozenset(),
+    JobState.CANCELED: frozenset(),
+}
+
+
+class TransitionConflict(Exception):
+    """The row was not in the expected state (another worker moved it first)."""
+
+
+def transition_job(
+    session: Session,
+    job_id: int,
+    *,
+    from_state: JobState,
+    to_state: JobState,
+    actor: str,
+    station: str,
+    clock: Clock,
+    step: JobStep = JobStep.NONE,
+    reason: str = "",
+    audit: bool = True,
+    columns: dict[str, Any] | None = None,
+) -> None:
+    """Move one job atomically, or raise :class:`TransitionConflict`.
+
+    ``columns`` are further job columns set in the same statement (printer, chip UID, …).
+    """
+    values = columns or {}
+    if to_state not in JOB_TRANSITIONS[from_state]:
+        raise ValueError(f"job transition {from_state} → {to_state} is not allowed")
+    result = session.execute(
+        update(Job)
+        .where(col(Job.id) == job_id, col(Job.state) == from_state.value)
+        .values(state=to_state.value, step=step.value, updated_at=clock(), **values)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise TransitionConflict(f"job {job_id} is no longer {from_state}")
+    if audit:
+        detail: dict[str, Any] = {"from": from_state.value, "step": step.value}
+        if reason:
+            detail["reason"] = reason
+        detail.update({k: v for k, v in values.items() if k in {"printer", "chip_uid", "error"}})
+        record_event(
+            session,
+            actor=actor,
+            station=station,
+            action=f"job.{to_state.value}",
+            entity="job",
+            entity_id=job_id,
+            detail=detail,
+            clock=clock,
+        )
+
+
+def set_record_state(
+    session: Session,
+    record_pk: int,
+    state: RecordState,
+    *,
+    actor: str,
+    station: str,
+    clock: Clock,
+    reason: str = "",
+    columns: dict[str, Any] | None = None,
+) -> None:
+    """Set a record's state and journal it (``columns``: further values to set)."""
+    row = session.get(Record, record_pk)
+    if row is None:
+        raise LookupError(f"record row {record_pk} does not exist")
+    session.execute(
+        update(Record)
+        .where(col(Record.id) == record_pk)
+        .values(state=state.value, state_reason=reason[:500], **(columns or {}))
+    )
+    record_event(
+        session,
+        actor=actor,
+        station=station,
+        action=f"record.{state.value}",
+        entity="record",
+        entity_id=f"{row.record_id} v{row.version}",
+        detail={"reason": reason} if reason else {},
+        clock=clock,
+    )
+
+
+def claim_next_job(
+    session: Session,
+    *,
+    batch_ids: Iterable[int] | None,
+    printer: str,
+    station: str,
+    clock: Clock,
+) -> Job | None:
+    """Atomically take the next pending job of a running batch for ``printer``, or None.
+
+    On SQLite the surrounding transaction holds the write lock (``BEGIN IMMEDIATE``); on
+    PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets concurrent claimers pass each other.
+    """
+    query = (
+        select(Job)
+        .join(Batch, col(Batch.id) == col(Job.batch_id))
+        .where(
+            col(Job.state) == JobState.PENDING.value,
+            col(Batch.state) == BatchState.RUNNING.value,
+        )
+        .order_by(col(Batch.priority).desc(), col(Job.id))
+        .limit(1)
+    )
+    if batch_ids is not None:
+        query = query.where(col(Job.batch_id).in_(list(batch_ids)))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=Job)  # type: ignore[arg-type]
+    job = session.exec(query).first()
+    if job is None or job.id is None:
+        return None
+    transition_job(
+        session,
+        job.id,
+        from_state=JobState.PENDING,
+        to_state=JobState.PROCESSING,
+        step=JobStep.RENDERING,
+        actor=f"worker:{printer}",
+        station=station,
+        clock=clock,
+        columns={"printer": printer, "station": station, "attempts": job.attempts + 1},
+    )
+    session.refresh(job)
+    return job

@@ -1,0 +1,537 @@
+"""The worker: one per printer, it claims jobs and drives one card at a time through the printer.
+
+The order inside a job is the accountability rule: **persist, then act**. Before the printer
+is told to take a blank the job's step is committed as ``feeding``; before each further move
+the step is committed again. Whatever happens next, the database says how far the card got.
+
+How a failure ends (the error's two facts decide, see :mod:`printctl.hardware`):
+
+* no card moved (``feeding`` failed and the error says no card moved): the job goes back to
+  pending without touching the ledger; a retryable condition is retried a few times, then
+  the printer stops with the condition as its reason;
+* a card moved and the printer told us what happened (jam, media error, ribbon out, chip
+  failure): the blank is spoiled with its reason, the card goes to the reject bin, and the
+  job goes back to pending for a fresh blank, until ``max_attempts`` blanks were spoiled;
+* a card may have moved and we cannot know (the printer stopped answering): the job becomes
+  ``needs-inspection``, its blank is *in doubt*, and this printer takes no new job. No record
+  is printed again until a person has looked.
+
+After each card the printer's own lifetime counter is read again: if the printer took more
+blanks than the job accounts for (Evolis re-prints once on its own after a media error), the
+extra blanks are recorded as spoiled, so the ledger always matches the hardware.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
+
+from printctl.audit import Clock
+from printctl.crypto import DataCipher
+from printctl.domain import RecordData
+from printctl.hardware import (
+    CardImage,
+    CardPosition,
+    ConnectionLost,
+    Encoder,
+    EncoderError,
+    HardwareError,
+    Printer,
+    RibbonOut,
+)
+from printctl.logs import get_logger
+from printctl.models import (
+    Job,
+    JobState,
+    JobStep,
+    LedgerEntry,
+    LedgerKind,
+    PrinterRow,
+    Record,
+    RecordState,
+    SpoilReason,
+)
+from printctl.queue.store import (
+    TransitionConflict,
+    claim_next_job,
+    set_record_state,
+    transition_job,
+)
+from printctl.records import open_record
+from printctl.stock import balance, record_issued, record_spoiled
+
+log = get_logger(__name__)
+
+Renderer = Callable[[RecordData], CardImage]
+
+# Steps during which a blank is out of the hopper and not yet accounted for in the ledger.
+_CARD_STEPS = [JobStep.FEEDING, JobStep.ENCODING, JobStep.PRINTING, JobStep.EJECTING]
+
+
+class RenderFailed(Exception):
+    """Raised by a renderer adapter when a record cannot be drawn (e.g. the name won't fit)."""
+
+
+@dataclass(frozen=True)
+class WorkerEvent:
+    """A progress notice for displays: what just happened on which printer."""
+
+    printer: str
+    kind: str  # completed | spoiled | retry | aborted | needs-inspection | stopped
+    job_id: int | None = None
+    detail: str = ""
+
+
+@dataclass
+class WorkerResult:
+    """What one worker did before it stopped."""
+
+    printer: str
+    completed: int = 0
+    spoiled: int = 0
+    aborted: int = 0
+    needs_inspection: int = 0
+    stop_reason: str = ""
+    errors: list[str] = field(default_factory=list)
+
+
+class _StopPrinter(Exception):
+    """Internal: the printer must stop taking jobs (reason in the message)."""
+
+
+class PrinterWorker:
+    """Drives one printer (and its chip encoder) through the jobs of running batches."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        cipher: DataCipher,
+        name: str,
+        printer: Printer,
+        encoder: Encoder,
+        render: Renderer,
+        station: str,
+        clock: Clock,
+        max_attempts: int = 3,
+        batch_ids: Iterable[int] | None = None,
+        stop: threading.Event | None = None,
+        notify: Callable[[WorkerEvent], None] | None = None,
+        retry_sleep: Callable[[float], None] | None = None,
+        retry_limit: int = 3,
+    ) -> None:
+        self.engine = engine
+        self.cipher = cipher
+        self.name = name
+        self.printer = printer
+        self.encoder = encoder
+        self.render = render
+        self.station = station
+        self.clock = clock
+        self.max_attempts = max_attempts
+        self.batch_ids = list(batch_ids) if batch_ids is not None else None
+        self.stop = stop or threading.Event()
+        self.notify = notify or (lambda _event: None)
+        self.retry_sleep = retry_sleep or (lambda seconds: self.stop.wait(seconds))
+        self.retry_limit = retry_limit
+        self.actor = f"worker:{name}"
+        self.result = WorkerResult(printer=name)
+
+    # ------------------------------------------------------------------ main loop
+
+    def run(self) -> WorkerResult:
+        """Print until no job is left, the printer must stop, or ``stop`` is set."""
+        try:
+            self.printer.open()
+            self.encoder.open()
+        except HardwareError as exc:
+            self._stop_printer(f"cannot open: {exc}")
+            return self.result
+        try:
+            while not self.stop.is_set():
+                job = self._claim()
+                if job is None:
+                    break
+                try:
+                    self._process(job)
+                except _StopPrinter as exc:
+                    self._stop_printer(str(exc))
+                    break
+        finally:
+            for device in (self.encoder, self.printer):
+                try:
+                    device.close()
+                except HardwareError as exc:  # closing must not hide the real outcome
+                    log.warning("close failed", printer=self.name, error=str(exc))
+        if not self.result.stop_reason:
+            self._set_printer_row("idle", "")
+        return self.result
+
+    def _claim(self) -> Job | None:
+        with Session(self.engine, expire_on_commit=False) as session:
+            job = claim_next_job(
+                session,
+                batch_ids=self.batch_ids,
+                printer=self.name,
+                station=self.station,
+                clock=self.clock,
+            )
+            session.commit()
+            return job
+
+    # ------------------------------------------------------------------ one job
+
+    def _process(self, job: Job) -> None:
+        assert job.id is not None
+        with Session(self.engine) as session:
+            row = session.get(Record, job.record_pk)
+            assert row is not None
+            record = open_record(row, self.cipher)
+        try:
+            image = self.render(record)
+        except RenderFailed as exc:
+            self._abort(job, f"render failed: {exc}", spoiled_blank=False)
+            return
+        try:
+            before = self._read_counter()
+        except HardwareError as exc:
+            self._hand_back(job, f"status read failed: {exc}")
+            raise _StopPrinter(f"{exc.code}: {exc}") from exc
+        if not self._enter_card_step(job, JobStep.FEEDING):
+            return
+
+        step = JobStep.FEEDING
+        try:
+            self._retrying(job, self.printer.feed)
+            capabilities = self.printer.capabilities()
+            encode_first = capabilities.encode_before_print
+            station = capabilities.encoder_station
+            chip_uid: str | None = None
+            if encode_first and station is not None:
+                step = self._step(job, JobStep.ENCODING)
+                self.printer.move_to_encoder(station)
+                chip_uid = self.encoder.run_script(record.chip_script)
+            step = self._step(job, JobStep.PRINTING)
+            self.printer.print_card(image)
+            if not encode_first and station is not None:
+                step = self._step(job, JobStep.ENCODING)
+                self.printer.move_to_encoder(station)
+                chip_uid = self.encoder.run_script(record.chip_script)
+            step = self._step(job, JobStep.EJECTING)
+            self.printer.eject()
+        except _NoCardMoved as exc:
+            self._hand_back(job, str(exc.error))
+            raise _StopPrinter(f"{exc.error.code}: {exc.error}") from exc.error
+        except HardwareError as exc:
+            self._card_failed(job, step, exc, before)
+            return
+        self._complete(job, record, chip_uid, before)
+
+    def _retrying(self, job: Job, call: Callable[[], None]) -> None:
+        """Feed, retrying conditions that clear by themselves; no card moved on failure."""
+        for attempt in range(self.retry_limit + 1):
+            try:
+                call()
+                return
+            except HardwareError as exc:
+                if exc.card_may_have_moved:
+                    raise
+                if not exc.retryable or attempt == self.retry_limit:
+                    raise _NoCardMoved(exc) from exc
+                self.notify(WorkerEvent(self.name, "retry", job.id, f"{exc.code}: {exc}"))
+                log.info("retrying feed", printer=self.name, job=job.id, error=exc.code)
+                self.retry_sleep(min(2.0**attempt, 30.0))
+                if self.stop.is_set():
+                    raise _NoCardMoved(exc) from exc
+
+    def _read_counter(self) -> int | None:
+        return self.printer.status().cards_inserted
+
+    def _step(self, job: Job, step: JobStep) -> JobStep:
+        """Persist the next step before the printer is told to act."""
+        assert job.id is not None
+        with Session(self.engine) as session:
+            transition_job(
+                session,
+                job.id,
+                from_state=JobState.PROCESSING,
+                to_state=JobState.PROCESSING,
+                step=step,
+                actor=self.actor,
+                station=self.station,
+                clock=self.clock,
+                audit=False,  # steps are journaled by the outcome event; keeps the log readable
+            )
+            session.commit()
+        return step
+
+    def _enter_card_step(self, job: Job, step: JobStep) -> bool:
+        """Commit ``feeding`` if a blank is on hand for it; else hand the job back and stop."""
+        assert job.id is not None
+        with Session(self.engine) as session:
+            in_flight = session.exec(
+                select(func.count()).where(
+                    col(Job.state) == JobState.PROCESSING.value,
+                    col(Job.step).in_([s.value for s in _CARD_STEPS]),
+                )
+            ).one()
+            on_hand = balance(session).on_hand - in_flight
+            if on_hand <= 0:
+                session.rollback()
+                self._hand_back(job, "no blanks on hand")
+                raise _StopPrinter("out of stock: no blanks on hand in the ledger")
+            transition_job(
+                session,
+                job.id,
+                from_state=JobState.PROCESSING,
+                to_state=JobState.PROCESSING,
+                step=step,
+                actor=self.actor,
+                station=self.station,
+                clock=self.clock,
+                audit=False,
+            )
+            session.commit()
+        return True
+
+    # ------------------------------------------------------------------ outcomes
+
+    def _blanks_taken(self, before: int | None) -> int:
+        """How many blanks the printer took for this job, from its own counter when it has one."""
+        try:
+            after = self._read_counter()
+        except HardwareError as exc:
+            log.warning("counter read failed after card", printer=self.name, error=str(exc))
+            return 1
+        if before is None or after is None:
+            return 1
+        return max(1, after - before)
+
+    def _complete(self, job: Job, record: RecordData, chip_uid: str | None, before: int | None) -> None:
+        assert job.id is not None
+        taken = self._blanks_taken(before)
+        with Session(self.engine) as session:
+            if taken > 1:
+                record_spoiled(
+                    session,
+                    quantity=taken - 1,
+                    reason=SpoilReason.PRINT_FAILED,
+                    job_id=job.id,
+                    printer=self.name,
+                    note=f"printer re-printed on its own: its counter rose by {taken}",
+                    actor=self.actor,
+                    station=self.station,
+                    clock=self.clock,
+                )
+                self.result.spoiled += taken - 1
+            record_issued(
+                session,
+                job_id=job.id,
+                printer=self.name,
+                chip_uid=chip_uid,
+                actor=self.actor,
+                station=self.station,
+                clock=self.clock,
+            )
+            transition_job(
+                session,
+                job.id,
+                from_state=JobState.PROCESSING,
+                to_state=JobState.COMPLETED,
+                actor=self.actor,
+                station=self.station,
+                clock=self.clock,
+                columns={"chip_uid": chip_uid, "error": ""},
+            )
+            set_record_state(
+                session,
+                job.record_pk,
+                RecordState.PRINTED,
+                actor=self.actor,
+                station=self.station,
+                clock=self.clock,
+                columns={"chip_uid": chip_uid, "printed_at": self.clock()},
+            )
+            session.commit()
+        self.result.completed += 1
+        log.info(
+            "card issued",
+            printer=self.name,
+            job=job.id,
+            record=record.record_id,
+            nik=record.nik_masked,
+            chip_uid=chip_uid,
+        )
+        self.notify(WorkerEvent(self.name, "completed", job.id))
+
+    def _card_failed(self, job: Job, step: JobStep, exc: HardwareError, before: int | None) -> None:
+        assert job.id is not None
+        if isinstance(exc, ConnectionLost):
+            self._needs_inspection(job, step, exc)
+            raise _StopPrinter(
+                f"job {job.id} needs inspection: the printer stopped answering while {step.value}"
+            ) from exc
+        # The printer reported what happened: the card is spoiled. Get it out of the path.
+        try:
+            if self.printer.status().card_position is not CardPosition.NONE:
+                self.printer.reject()
+        except HardwareError as reject_exc:
+            self._needs_inspection(job, step, reject_exc)
+            raise _StopPrinter(
+                f"job {job.id} needs inspection: the card could not be rejected ({reject_exc})"
+            ) from reject_exc
+        reason = (
+            SpoilReason.ENCODE_FAILED
+            if isinstance(exc, EncoderError) or step is JobStep.ENCODING
+            else SpoilReason.PRINT_FAILED
+        )
+        taken = self._blanks_taken(before)
+        with Session(self.engine) as session:
+            record_spoiled(
+                session,
+                quantity=taken,
+                reason=reason,
+                job_id=job.id,
+                printer=self.name,
+                note=f"{exc.code} while {step.value}: {exc}",
+                actor=self.actor,
+                station=self.station,
+                clock=self.clock,
+            )
+            spoiled_for_job = session.exec(
+                select(func.coalesce(func.sum(LedgerEntry.quantity), 0)).where(
+                    col(LedgerEntry.job_id) == job.id,
+                    col(LedgerEntry.kind) == LedgerKind.SPOILED.value,
+                )
+            ).one()
+            session.commit()
+        self.result.spoiled += taken
+        log.warning(
+            "blank spoiled", printer=self.name, job=job.id, step=step.value, error=exc.code
+        )
+        self.notify(WorkerEvent(self.name, "spoiled", job.id, f"{exc.code} while {step.value}"))
+        if spoiled_for_job >= self.max_attempts:
+            self._abort(
+                job,
+                f"{spoiled_for_job} blanks spoiled (last: {exc.code} while {step.value})",
+                spoiled_blank=True,
+            )
+        else:
+            self._hand_back(job, f"{exc.code} while {step.value}; retrying on a fresh blank")
+        if isinstance(exc, RibbonOut):
+            # Every further card would fail the same way until someone fits a new ribbon.
+            raise _StopPrinter(f"{exc.code}: {exc}")
+
+    def _needs_inspection(self, job: Job, step: JobStep, exc: HardwareError) -> None:
+        assert job.id is not None
+        with Session(self.engine) as session:
+            transition_job(
+                session,
+                job.id,
+                from_state=JobState.PROCESSING,
+                to_state=JobState.NEEDS_INSPECTION,
+                step=step,
+                reason=f"{exc.code}: {exc}",
+                actor=self.actor,
+                station=self.station,
+                clock=self.clock,
+                columns={"error": f"outcome unknown: {exc.code} while {step.value}"},
+            )
+            set_record_state(
+                session,
+                job.record_pk,
+                RecordState.NEEDS_INSPECTION,
+                reason=f"card may exist: {exc.code} while {step.value}",
+                actor=self.actor,
+                station=self.station,
+                clock=self.clock,
+            )
+            session.commit()
+        self.result.needs_inspection += 1
+        log.error("needs inspection", printer=self.name, job=job.id, step=step.value, error=str(exc))
+        self.notify(WorkerEvent(self.name, "needs-inspection", job.id, str(exc)))
+
+    def _hand_back(self, job: Job, reason: str) -> None:
+        assert job.id is not None
+        with Session(self.engine) as session:
+            try:
+                transition_job(
+                    session,
+                    job.id,
+                    from_state=JobState.PROCESSING,
+                    to_state=JobState.PENDING,
+                    reason=reason,
+                    actor=self.actor,
+                    station=self.station,
+                    clock=self.clock,
+                    columns={"printer": None, "error": reason[:1000]},
+                )
+            except TransitionConflict:
+                log.error("hand back lost a race", job=job.id)
+                return
+            session.commit()
+        self.notify(WorkerEvent(self.name, "retry", job.id, reason))
+
+    def _abort(self, job: Job, reason: str, *, spoiled_blank: bool) -> None:
+        assert job.id is not None
+        with Session(self.engine) as session:
+            transition_job(
+                session,
+                job.id,
+                from_state=JobState.PROCESSING,
+                to_state=JobState.ABORTED,
+                reason=reason,
+                actor=self.actor,
+                station=self.station,
+                clock=self.clock,
+                columns={"error": reason[:1000]},
+            )
+            set_record_state(
+                session,
+                job.record_pk,
+                RecordState.FAILED,
+                reason=reason,
+                actor=self.actor,
+                station=self.station,
+                clock=self.clock,
+            )
+            session.commit()
+        self.result.aborted += 1
+        self.result.errors.append(f"job {job.id}: {reason}")
+        log.error("job aborted", printer=self.name, job=job.id, reason=reason, spoiled=spoiled_blank)
+        self.notify(WorkerEvent(self.name, "aborted", job.id, reason))
+
+    def _stop_printer(self, reason: str) -> None:
+        self.result.stop_reason = reason
+        self._set_printer_row("stopped", reason)
+        log.error("printer stopped", printer=self.name, reason=reason)
+        self.notify(WorkerEvent(self.name, "stopped", None, reason))
+
+    def _set_printer_row(self, state: str, reason: str) -> None:
+        counter: int | None = None
+        try:
+            counter = self.printer.status().cards_inserted
+        except HardwareError:
+            counter = None
+        with Session(self.engine) as session:
+            row = session.get(PrinterRow, self.name) or PrinterRow(
+                name=self.name, url=self.printer.url, station=self.station
+            )
+            row.state = state
+            row.reason = reason[:500]
+            row.cards_inserted = counter if counter is not None else row.cards_inserted
+            row.updated_at = self.clock()
+            session.add(row)
+            session.commit()
+
+
+class _NoCardMoved(Exception):
+    """Internal: the feed failed for good and no blank left the hopper."""
+
+    def __init__(self, error: HardwareError) -> None:
+        super().__init__(str(error))
+        self.error = error

@@ -1,0 +1,151 @@
+"""Stored records: sealing a :class:`RecordData` into a row, opening it again, listing them.
+
+The associated data of every ciphertext is ``record_id:version:part``, so a blob copied onto
+another row (or into another part of the same row) fails to decrypt instead of printing the
+wrong person's data.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from printctl.crypto import DataCipher
+from printctl.domain import ChipCommand, RecordData, RequestType, Sex
+from printctl.models import QuarantinedRecord, Record, RecordState
+
+# Fields of RecordData kept inside the encrypted payload (everything but the media).
+_PAYLOAD_FIELDS = (
+    "record_id version request_type nik name birth_place sex blood_type address rt rw village "
+    "district regency province religion marital_status occupation citizenship valid_until "
+    "issue_place dedup_ref status"
+).split()
+
+
+def _aad(record_id: str, version: int, part: str) -> bytes:
+    return f"{record_id}:{version}:{part}".encode()
+
+
+def seal_record(
+    record: RecordData, cipher: DataCipher, *, bundle_id: str, state: RecordState
+) -> dict[str, Any]:
+    """The column values of a new :class:`Record` row for ``record`` (personal data sealed)."""
+    payload = {name: str(getattr(record, name)) for name in _PAYLOAD_FIELDS}
+    payload["version"] = record.version
+    payload["birth_date"] = record.birth_date.isoformat()
+    payload["chip_script"] = [command.to_json() for command in record.chip_script]
+    payload["extra"] = record.extra
+    rid, ver = record.record_id, record.version
+    return {
+        "record_id": rid,
+        "version": ver,
+        "bundle_id": bundle_id,
+        "request_type": record.request_type.value,
+        "district": record.district,
+        "nik_hash": cipher.nik_hash(record.nik),
+        "nik_last4": record.nik[-4:],
+        "state": state.value,
+        "payload": cipher.encrypt(
+            json.dumps(payload, ensure_ascii=False).encode("utf-8"), _aad(rid, ver, "payload")
+        ),
+        "photo": cipher.encrypt(record.photo, _aad(rid, ver, "photo")),
+        "signature": cipher.encrypt(record.signature, _aad(rid, ver, "signature")),
+    }
+
+
+def open_record(row: Record, cipher: DataCipher) -> RecordData:
+    """Decrypt a stored row back into a :class:`RecordData` (for rendering and encoding only)."""
+    rid, ver = row.record_id, row.version
+    data = json.loads(cipher.decrypt(row.payload, _aad(rid, ver, "payload")))
+    return RecordData(
+        record_id=rid,
+        version=ver,
+        request_type=RequestType(data["request_type"]),
+        nik=data["nik"],
+        name=data["name"],
+        birth_place=data["birth_place"],
+        birth_date=date.fromisoformat(data["birth_date"]),
+        sex=Sex(data["sex"]),
+        blood_type=data["blood_type"],
+        address=data["address"],
+        rt=data["rt"],
+        rw=data["rw"],
+        village=data["village"],
+        district=data["district"],
+        regency=data["regency"],
+        province=data["province"],
+        religion=data["religion"],
+        marital_status=data["marital_status"],
+        occupation=data["occupation"],
+        citizenship=data["citizenship"],
+        valid_until=data["valid_until"],
+        issue_place=data["issue_place"],
+        photo=cipher.decrypt(row.photo, _aad(rid, ver, "photo")),
+        signature=cipher.decrypt(row.signature, _aad(rid, ver, "signature")),
+        chip_script=tuple(
+            ChipCommand(bytes.fromhex(c["apdu"]), bytes.fromhex(c["expect"]))
+            for c in data["chip_script"]
+        ),
+        dedup_ref=data["dedup_ref"],
+        status=data["status"],
+        extra=dict(data.get("extra") or {}),
+    )
+
+
+@dataclass(frozen=True)
+class RecordSummary:
+    """What ``printctl records list`` shows of a record: no personal data but the NIK's tail."""
+
+    record_id: str | None
+    version: int | None
+    request_type: str | None
+    state: str
+    district: str | None
+    nik: str | None  # masked
+    reason: str
+    bundle_id: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return dict(self.__dict__)
+
+
+def list_records(session: Session, *, state: str | None = None) -> list[RecordSummary]:
+    """Stored records and quarantined lines, oldest first, optionally of one state."""
+    out: list[RecordSummary] = []
+    if state != "quarantined":
+        query = select(Record).order_by(col(Record.id))
+        if state is not None:
+            query = query.where(col(Record.state) == state)
+        for row in session.exec(query):
+            out.append(
+                RecordSummary(
+                    record_id=row.record_id,
+                    version=row.version,
+                    request_type=row.request_type,
+                    state=row.state,
+                    district=row.district,
+                    nik="*" * 12 + row.nik_last4,
+                    reason=row.state_reason,
+                    bundle_id=row.bundle_id,
+                )
+            )
+    if state in (None, "quarantined"):
+        for q in session.exec(select(QuarantinedRecord).order_by(col(QuarantinedRecord.id))):
+            out.append(
+                RecordSummary(
+                    record_id=q.record_id,
+                    version=q.version,
+                    request_type=None,
+                    state="quarantined",
+                    district=None,
+                    nik=None,
+                    reason=q.reason,
+                    bundle_id=q.bundle_id,
+                )
+            )
+    return out

@@ -1,0 +1,364 @@
+"""Use cases. The CLI (and later the API and the scheduler) call these and nothing deeper.
+
+A :class:`Context` carries what every use case needs: settings, a database engine, who is
+acting, and the clock. Nothing here prints; results come back as values for the caller to
+show.
+"""
+
+from __future__ import annotations
+
+import base64
+import getpass
+import os
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
+
+from printctl.audit import Clock, record_event
+from printctl.config import ConfigError, PrinterConfig, Settings
+from printctl.crypto import DataCipher
+from printctl.db import make_engine, migrate, session_scope
+from printctl.hardware import CardImage, DriverConfigError
+from printctl.intake.bundle import BundleLimits, load_public_key
+from printctl.intake.importer import ImportOutcome, import_bundle
+from printctl.models import (
+    Batch,
+    Job,
+    JobState,
+    Record,
+    RecordState,
+    TrustedKey,
+    utcnow,
+)
+from printctl.queue.batches import BatchFilters, create_batch, finish_batches, start_batch
+from printctl.queue.worker import PrinterWorker, RenderFailed, WorkerEvent, WorkerResult
+from printctl.records import RecordSummary, list_records
+from printctl.registry import make_encoder, make_printer
+from printctl.render.card import RenderError, render_card
+from printctl.stock import StockBalance, balance, receive, spoiled_by_reason
+
+
+class UserError(Exception):
+    """Something the user asked for cannot be done; the message says why and what to do."""
+
+
+def current_user() -> str:
+    """Who is acting: ``PRINTCTL_USER`` or the operating-system login."""
+    user = os.environ.get("PRINTCTL_USER")
+    if user:
+        return user
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+@dataclass
+class Context:
+    """Settings, database, acting user and clock for one command or request."""
+
+    settings: Settings
+    engine: Engine
+    actor: str
+    clock: Clock = utcnow
+    _cipher: DataCipher | None = field(default=None, repr=False)
+
+    @classmethod
+    def open(
+        cls, settings: Settings, *, actor: str | None = None, clock: Clock = utcnow
+    ) -> Context:
+        """Connect to the configured database and bring its schema up to date."""
+        engine = make_engine(settings.resolved_database_url)
+        migrate(engine)
+        return cls(settings=settings, engine=engine, actor=actor or current_user(), clock=clock)
+
+    @property
+    def station(self) -> str:
+        """This station's name, for the audit log."""
+        return self.settings.station
+
+    @property
+    def cipher(self) -> DataCipher:
+        """The data cipher, loaded on first use (commands that need no personal data skip it)."""
+        if self._cipher is None:
+            self._cipher = DataCipher.from_file(self.settings.resolve(self.settings.data_key_file))
+        return self._cipher
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.engine.dispose()
+
+
+# ---------------------------------------------------------------------------- keys & intake
+
+
+def trust_key(ctx: Context, path: Path, key_id: str) -> str:
+    """Add a center public key under ``key_id``; returns its base64 form."""
+    if not key_id.strip():
+        raise UserError("--id must name the key")
+    try:
+        key = load_public_key(path)
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except ValueError as exc:
+        raise UserError(f"{path}: not an Ed25519 public key ({exc})") from None
+    raw = base64.b64encode(key.public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
+    with session_scope(ctx.engine) as session:
+        existing = session.get(TrustedKey, key_id)
+        if existing is not None:
+            if existing.public_key == raw:
+                return raw
+            raise UserError(f"key id {key_id!r} is already trusted with a different key")
+        session.add(TrustedKey(key_id=key_id, public_key=raw, added_by=ctx.actor, added_at=ctx.clock()))
+        record_event(
+            session,
+            actor=ctx.actor,
+            station=ctx.station,
+            action="key.trusted",
+            entity="key",
+            entity_id=key_id,
+            detail={"public_key": raw},
+            clock=ctx.clock,
+        )
+    return raw
+
+
+def import_bundles(ctx: Context, paths: Sequence[Path]) -> list[ImportOutcome]:
+    """Import each bundle file; a rejected bundle is an outcome, not an exception."""
+    limits = BundleLimits(
+        max_total_uncompressed=ctx.settings.bundle_max_bytes,
+        max_ratio=ctx.settings.bundle_max_ratio,
+    )
+    return [
+        import_bundle(
+            ctx.engine,
+            path,
+            cipher=ctx.cipher,
+            regency_code=ctx.settings.regency_code,
+            actor=ctx.actor,
+            station=ctx.station,
+            limits=limits,
+            clock=ctx.clock,
+        )
+        for path in paths
+    ]
+
+
+def records(ctx: Context, state: str | None = None) -> list[RecordSummary]:
+    """Stored and quarantined records."""
+    with Session(ctx.engine) as session:
+        return list_records(session, state=state)
+
+
+def approve_reprint(ctx: Context, record_id: str, *, evidence: str, requested_by: str) -> str:
+    """Dual control: a supervisor (the acting user) approves a reprint someone else asked for."""
+    if not evidence.strip():
+        raise UserError("a reprint approval must name its evidence (--evidence)")
+    if requested_by.strip().lower() == ctx.actor.lower():
+        raise UserError(
+            f"{ctx.actor} cannot approve a reprint they requested: a second person must approve"
+        )
+    with session_scope(ctx.engine) as session:
+        row = session.exec(
+            select(Record)
+            .where(col(Record.record_id) == record_id)
+            .order_by(col(Record.version).desc())
+        ).first()
+        if row is None:
+            raise UserError(f"no record {record_id}")
+        if row.state != RecordState.AWAITING_APPROVAL.value:
+            raise UserError(f"{record_id} v{row.version} is {row.state}, not awaiting approval")
+        row.state = RecordState.READY.value
+        row.approved_by = ctx.actor
+        row.requested_by = requested_by
+        row.evidence = evidence
+        session.add(row)
+        record_event(
+            session,
+            actor=ctx.actor,
+            station=ctx.station,
+            action="record.reprint-approved",
+            entity="record",
+            entity_id=f"{row.record_id} v{row.version}",
+            detail={"evidence": evidence, "requested_by": requested_by},
+            clock=ctx.clock,
+        )
+        return f"{row.record_id} v{row.version}"
+
+
+# ---------------------------------------------------------------------------- stock
+
+
+def receive_stock(ctx: Context, count: int, lot: str, note: str = "") -> StockBalance:
+    """Record a delivery of blanks; returns the new balance."""
+    with session_scope(ctx.engine) as session:
+        receive(session, count, lot=lot, actor=ctx.actor, station=ctx.station, note=note, clock=ctx.clock)
+    return stock(ctx)
+
+
+def stock(ctx: Context) -> StockBalance:
+    """The ledger's balance now."""
+    with Session(ctx.engine) as session:
+        return balance(session)
+
+
+def stock_report(ctx: Context) -> dict[str, Any]:
+    """Balance plus spoiled blanks by reason, JSON-ready."""
+    with Session(ctx.engine) as session:
+        out = balance(session).as_dict()
+        out["spoiled_by_reason"] = spoiled_by_reason(session)
+        return out
+
+
+# ---------------------------------------------------------------------------- batches & printing
+
+
+def new_batch(
+    ctx: Context, filters: BatchFilters, *, name: str | None = None, priority: int = 0
+) -> tuple[int, int]:
+    """Create a batch from ready records; returns (batch id, job count)."""
+    with session_scope(ctx.engine) as session:
+        batch, count = create_batch(
+            session,
+            name=name or f"batch {ctx.clock():%Y-%m-%d %H:%M}",
+            filters=filters,
+            actor=ctx.actor,
+            station=ctx.station,
+            clock=ctx.clock,
+            priority=priority,
+        )
+        assert batch.id is not None
+        return batch.id, count
+
+
+def make_card_renderer(issue_date: date) -> Callable[[Any], CardImage]:
+    """The worker's renderer: draws a record's card, turning layout failures into job errors."""
+
+    def render(record: Any) -> CardImage:
+        try:
+            return render_card(record, issue_date=issue_date).image
+        except RenderError as exc:
+            raise RenderFailed(str(exc)) from exc
+
+    return render
+
+
+@dataclass
+class RunResult:
+    """What a print run did, per printer."""
+
+    workers: list[WorkerResult]
+
+    @property
+    def completed(self) -> int:
+        """Cards issued in this run."""
+        return sum(w.completed for w in self.workers)
+
+
+def select_printers(settings: Settings, names: Iterable[str] | None) -> list[PrinterConfig]:
+    """The configured printers to run on (all when ``names`` is empty)."""
+    wanted = list(names or [])
+    if not settings.printers:
+        raise UserError("no printers configured: add [[printers]] to printctl.toml")
+    if not wanted:
+        return list(settings.printers)
+    try:
+        return [settings.printer(name) for name in wanted]
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
+
+
+def run_batches(
+    ctx: Context,
+    batch_ids: Sequence[int],
+    printers: Sequence[PrinterConfig],
+    *,
+    notify: Callable[[WorkerEvent], None] | None = None,
+    stop: threading.Event | None = None,
+    issue_date: date | None = None,
+) -> RunResult:
+    """Start the batches and print them, one worker thread per printer, until done or stopped."""
+    devices = []
+    for config in printers:
+        if not config.encoder:
+            raise UserError(
+                f"printer {config.name!r} has no chip encoder configured (encoder = \"URL\")"
+            )
+        try:
+            devices.append((config, make_printer(config.url), make_encoder(config.encoder)))
+        except DriverConfigError as exc:
+            raise UserError(f"printer {config.name!r}: {exc}") from None
+    with session_scope(ctx.engine) as session:
+        for batch_id in batch_ids:
+            try:
+                start_batch(session, batch_id, actor=ctx.actor, station=ctx.station, clock=ctx.clock)
+            except Exception as exc:
+                raise UserError(str(exc)) from None
+    render = make_card_renderer(issue_date or ctx.clock().date())
+    stop = stop or threading.Event()
+    workers = [
+        PrinterWorker(
+            engine=ctx.engine,
+            cipher=ctx.cipher,
+            name=config.name,
+            printer=printer,
+            encoder=encoder,
+            render=render,
+            station=ctx.station,
+            clock=ctx.clock,
+            max_attempts=ctx.settings.max_attempts,
+            batch_ids=batch_ids,
+            stop=stop,
+            notify=notify,
+        )
+        for config, printer, encoder in devices
+    ]
+    threads = [threading.Thread(target=w.run, name=f"worker-{w.name}") for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with session_scope(ctx.engine) as session:
+        finish_batches(session, list(batch_ids), actor=ctx.actor, station=ctx.station, clock=ctx.clock)
+    return RunResult([w.result for w in workers])
+
+
+def job_counts(ctx: Context, batch_ids: Sequence[int] | None = None) -> dict[str, int]:
+    """Jobs per state, for all batches or the given ones."""
+    with Session(ctx.engine) as session:
+        query = select(Job.state, func.count()).group_by(Job.state)
+        if batch_ids is not None:
+            query = query.where(col(Job.batch_id).in_(list(batch_ids)))
+        return {state: int(n) for state, n in session.exec(query).all()}
+
+
+def batches(ctx: Context) -> list[Batch]:
+    """Every batch, newest first."""
+    with Session(ctx.engine) as session:
+        return list(session.exec(select(Batch).order_by(col(Batch.id).desc())).all())
+
+
+def jobs(ctx: Context, *, batch_id: int | None = None, state: str | None = None) -> list[Job]:
+    """Jobs, oldest first, optionally of one batch or state."""
+    with Session(ctx.engine) as session:
+        query = select(Job).order_by(col(Job.id))
+        if batch_id is not None:
+            query = query.where(col(Job.batch_id) == batch_id)
+        if state is not None:
+            query = query.where(col(Job.state) == state)
+        return list(session.exec(query).all())
+
+
+def requeue_note(job: Job) -> str:
+    """A one-line description of a job for lists."""
+    base = f"job {job.id} ({job.state}"
+    if job.state == JobState.PROCESSING.value and job.step:
+        base += f", {job.step}"
+    return base + ")"
