@@ -63,7 +63,9 @@ def record_event(
     if bind.dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
     # On SQLite the transaction began IMMEDIATE, so no other writer can append in between.
-    last = session.exec(select(AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1)).first()
+    last = session.exec(
+        select(AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1)
+    ).first()
     prev_hash = last or GENESIS
     event = AuditEvent(
         at=clock(),

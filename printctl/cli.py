@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from printctl import __version__
@@ -25,8 +23,8 @@ from printctl.crypto import DecryptionError, KeyFileError, generate_key_file
 from printctl.db import DatabaseError
 from printctl.hardware import HardwareError
 from printctl.logs import configure_logging
+from printctl.progress import live_progress
 from printctl.queue.batches import BatchError, BatchFilters
-from printctl.queue.worker import WorkerEvent
 from printctl.stock import StockError
 
 app = typer.Typer(
@@ -115,7 +113,9 @@ def _print_json(data: Any) -> None:
 def _root(
     config: Annotated[
         Path | None,
-        typer.Option("--config", help="Configuration file (default: ./printctl.toml).", envvar=None),
+        typer.Option(
+            "--config", help="Configuration file (default: ./printctl.toml).", envvar=None
+        ),
     ] = None,
     version: Annotated[bool, typer.Option("--version", help="Show the version and exit.")] = False,
 ) -> None:
@@ -145,7 +145,9 @@ def init(
     if key_path.exists():
         _fail(f"{key_path} already exists; not overwriting the only key to the stored data")
     config_path.write_text(
-        STARTER_CONFIG.format(office_name=office_name, regency_code=regency_code, station="station-1"),
+        STARTER_CONFIG.format(
+            office_name=office_name, regency_code=regency_code, station="station-1"
+        ),
         encoding="utf-8",
     )
     generate_key_file(key_path)
@@ -208,16 +210,13 @@ def keys_list(json_out: JsonOpt = False) -> None:
     from printctl.models import TrustedKey
 
     with _context() as ctx, Session(ctx.engine) as session:
-        rows = [
-            {"key_id": k.key_id, "public_key": k.public_key, "added_at": k.added_at, "added_by": k.added_by}
-            for k in session.exec(select(TrustedKey))
-        ]
+        keys = list(session.exec(select(TrustedKey)))
     if json_out:
-        _print_json(rows)
+        _print_json([k.model_dump() for k in keys])
         return
     table = Table("key id", "public key", "added", "by")
-    for row in rows:
-        table.add_row(row["key_id"], row["public_key"], f"{row['added_at']:%Y-%m-%d}", row["added_by"])
+    for k in keys:
+        table.add_row(k.key_id, k.public_key, f"{k.added_at:%Y-%m-%d}", k.added_by)
     out.print(table)
 
 
@@ -247,7 +246,9 @@ def import_cmd(
                 f"{len(o.quarantined)} quarantined (bundle {o.bundle_id}, sequence {o.sequence})"
             )
             for q in o.quarantined:
-                out.print(f"  quarantined {q['record_id'] or '(line ' + str(q['line']) + ')'}: {q['reason']}")
+                out.print(
+                    f"  quarantined {q['record_id'] or '(line ' + str(q['line']) + ')'}: {q['reason']}"
+                )
             for label in o.superseded:
                 out.print(f"  superseded {label}")
             for warning in o.warnings:
@@ -374,24 +375,14 @@ def batch_list(json_out: JsonOpt = False) -> None:
     from printctl.service import batches, job_counts
 
     with _context() as ctx:
-        rows = [
-            {
-                "id": b.id,
-                "name": b.name,
-                "state": b.state,
-                "created_by": b.created_by,
-                "created_at": b.created_at,
-                "jobs": job_counts(ctx, [b.id] if b.id is not None else []),
-            }
-            for b in batches(ctx)
-        ]
+        rows = [(b, job_counts(ctx, [b.id] if b.id is not None else [])) for b in batches(ctx)]
     if json_out:
-        _print_json(rows)
+        _print_json([{**b.model_dump(), "jobs": counts} for b, counts in rows])
         return
     table = Table("id", "name", "state", "by", "jobs")
-    for row in rows:
-        jobs_text = ", ".join(f"{k} {v}" for k, v in sorted(row["jobs"].items()))
-        table.add_row(str(row["id"]), row["name"], row["state"], row["created_by"], jobs_text)
+    for b, counts in rows:
+        jobs_text = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        table.add_row(str(b.id), b.name, b.state, b.created_by, jobs_text)
     out.print(table)
 
 
@@ -409,9 +400,12 @@ def batch_start(
     with _context(quiet_console=json_out) as ctx:
         chosen = select_printers(ctx.settings, printer)
         total = sum(
-            n for state, n in job_counts(ctx, batch_ids).items() if state in ("pending", "processing")
+            n
+            for state, n in job_counts(ctx, batch_ids).items()
+            if state in ("pending", "processing")
         )
-        with _progress(chosen_names=[p.name for p in chosen], total=total, enabled=not json_out) as notify:
+        console = None if json_out else out
+        with live_progress(console, total=total, printers=[p.name for p in chosen]) as notify:
             result = run_batches(ctx, batch_ids, chosen, notify=notify)
         counts = job_counts(ctx, batch_ids)
     summary = {
@@ -431,46 +425,15 @@ def _print_run(workers: list[Any], counts: dict[str, int]) -> None:
     table = Table("printer", "issued", "spoiled", "aborted", "inspection", "stopped because")
     for w in workers:
         table.add_row(
-            w.printer, str(w.completed), str(w.spoiled), str(w.aborted), str(w.needs_inspection), w.stop_reason
+            w.printer,
+            str(w.completed),
+            str(w.spoiled),
+            str(w.aborted),
+            str(w.needs_inspection),
+            w.stop_reason,
         )
     out.print(table)
     out.print("jobs: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-
-
-@contextmanager
-def _progress(
-    *, chosen_names: list[str], total: int, enabled: bool
-) -> Iterator[Callable[[WorkerEvent], None]]:
-    """A live display: one bar for the run, a line per printer with its last event."""
-    if not enabled:
-        yield lambda _event: None
-        return
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=out,
-        transient=False,
-    )
-    lock = threading.Lock()
-    overall = progress.add_task("cards", total=total)
-    per_printer = {
-        name: progress.add_task(f"  {name}", total=None, start=True) for name in chosen_names
-    }
-
-    def notify(event: WorkerEvent) -> None:
-        with lock:
-            task = per_printer.get(event.printer)
-            if event.kind == "completed":
-                progress.advance(overall)
-                if task is not None:
-                    progress.advance(task)
-            elif task is not None:
-                progress.update(task, description=f"  {event.printer}: {event.kind} {event.detail}"[:70])
-
-    with progress:
-        yield notify
 
 
 @jobs_app.command("list")
@@ -502,7 +465,21 @@ def jobs_list(
         return
     table = Table("job", "batch", "state", "step", "attempts", "printer", "chip UID", "error")
     for d in data:
-        table.add_row(*(str(d[k] or "") for k in ("id", "batch_id", "state", "step", "attempts", "printer", "chip_uid", "error")))
+        table.add_row(
+            *(
+                str(d[k] or "")
+                for k in (
+                    "id",
+                    "batch_id",
+                    "state",
+                    "step",
+                    "attempts",
+                    "printer",
+                    "chip_uid",
+                    "error",
+                )
+            )
+        )
     out.print(table)
 
 
@@ -532,7 +509,7 @@ def main(argv: list[str] | None = None) -> None:
 
     try:
         app(args=argv, prog_name="printctl", standalone_mode=True)
-    except (UserError, *USER_ERRORS) as exc:
+    except USER_ERRORS + (UserError,) as exc:
         err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:

@@ -19,11 +19,31 @@ from printctl.domain import ChipCommand, RecordData, RequestType, Sex
 from printctl.models import QuarantinedRecord, Record, RecordState
 
 # Fields of RecordData kept inside the encrypted payload (everything but the media).
-_PAYLOAD_FIELDS = (
-    "record_id version request_type nik name birth_place sex blood_type address rt rw village "
-    "district regency province religion marital_status occupation citizenship valid_until "
-    "issue_place dedup_ref status"
-).split()
+_PAYLOAD_FIELDS = [
+    "record_id",
+    "version",
+    "request_type",
+    "nik",
+    "name",
+    "birth_place",
+    "sex",
+    "blood_type",
+    "address",
+    "rt",
+    "rw",
+    "village",
+    "district",
+    "regency",
+    "province",
+    "religion",
+    "marital_status",
+    "occupation",
+    "citizenship",
+    "valid_until",
+    "issue_place",
+    "dedup_ref",
+    "status",
+]
 
 
 def _aad(record_id: str, version: int, part: str) -> bytes:
@@ -34,7 +54,7 @@ def seal_record(
     record: RecordData, cipher: DataCipher, *, bundle_id: str, state: RecordState
 ) -> dict[str, Any]:
     """The column values of a new :class:`Record` row for ``record`` (personal data sealed)."""
-    payload = {name: str(getattr(record, name)) for name in _PAYLOAD_FIELDS}
+    payload: dict[str, Any] = {name: str(getattr(record, name)) for name in _PAYLOAD_FIELDS}
     payload["version"] = record.version
     payload["birth_date"] = record.birth_date.isoformat()
     payload["chip_script"] = [command.to_json() for command in record.chip_script]

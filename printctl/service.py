@@ -41,7 +41,8 @@ from printctl.queue.batches import BatchFilters, create_batch, finish_batches, s
 from printctl.queue.worker import PrinterWorker, RenderFailed, WorkerEvent, WorkerResult
 from printctl.records import RecordSummary, list_records
 from printctl.registry import make_encoder, make_printer
-from printctl.render.card import RenderError, render_card
+from printctl.render.card import render_card
+from printctl.render.errors import RenderError
 from printctl.stock import StockBalance, balance, receive, spoiled_by_reason
 
 
@@ -116,7 +117,9 @@ def trust_key(ctx: Context, path: Path, key_id: str) -> str:
             if existing.public_key == raw:
                 return raw
             raise UserError(f"key id {key_id!r} is already trusted with a different key")
-        session.add(TrustedKey(key_id=key_id, public_key=raw, added_by=ctx.actor, added_at=ctx.clock()))
+        session.add(
+            TrustedKey(key_id=key_id, public_key=raw, added_by=ctx.actor, added_at=ctx.clock())
+        )
         record_event(
             session,
             actor=ctx.actor,
@@ -199,7 +202,15 @@ def approve_reprint(ctx: Context, record_id: str, *, evidence: str, requested_by
 def receive_stock(ctx: Context, count: int, lot: str, note: str = "") -> StockBalance:
     """Record a delivery of blanks; returns the new balance."""
     with session_scope(ctx.engine) as session:
-        receive(session, count, lot=lot, actor=ctx.actor, station=ctx.station, note=note, clock=ctx.clock)
+        receive(
+            session,
+            count,
+            lot=lot,
+            actor=ctx.actor,
+            station=ctx.station,
+            note=note,
+            clock=ctx.clock,
+        )
     return stock(ctx)
 
 
@@ -289,7 +300,7 @@ def run_batches(
     for config in printers:
         if not config.encoder:
             raise UserError(
-                f"printer {config.name!r} has no chip encoder configured (encoder = \"URL\")"
+                f'printer {config.name!r} has no chip encoder configured (encoder = "URL")'
             )
         try:
             devices.append((config, make_printer(config.url), make_encoder(config.encoder)))
@@ -298,7 +309,9 @@ def run_batches(
     with session_scope(ctx.engine) as session:
         for batch_id in batch_ids:
             try:
-                start_batch(session, batch_id, actor=ctx.actor, station=ctx.station, clock=ctx.clock)
+                start_batch(
+                    session, batch_id, actor=ctx.actor, station=ctx.station, clock=ctx.clock
+                )
             except Exception as exc:
                 raise UserError(str(exc)) from None
     render = make_card_renderer(issue_date or ctx.clock().date())
@@ -326,7 +339,9 @@ def run_batches(
     for thread in threads:
         thread.join()
     with session_scope(ctx.engine) as session:
-        finish_batches(session, list(batch_ids), actor=ctx.actor, station=ctx.station, clock=ctx.clock)
+        finish_batches(
+            session, list(batch_ids), actor=ctx.actor, station=ctx.station, clock=ctx.clock
+        )
     return RunResult([w.result for w in workers])
 
 

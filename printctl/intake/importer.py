@@ -154,9 +154,7 @@ def _store(
             outcome.reason = f"bundle {parsed.bundle_id} was imported on {existing.imported_at:%Y-%m-%d %H:%M} UTC; nothing changed"
             return outcome
         outcome.outcome = "rejected"
-        outcome.reason = (
-            f"bundle id {parsed.bundle_id} was already imported with different content"
-        )
+        outcome.reason = f"bundle id {parsed.bundle_id} was already imported with different content"
         record_event(
             session,
             actor=actor,
@@ -184,7 +182,9 @@ def _store(
     for record, state in records:
         row = seal_record(record, cipher, bundle_id=parsed.bundle_id, state=state)
         row["imported_at"] = now
-        row["state_reason"] = "" if state is not RecordState.SUPERSEDED else "a higher version was already imported"
+        row["state_reason"] = (
+            "" if state is not RecordState.SUPERSEDED else "a higher version was already imported"
+        )
         rows.append(row)
     if rows:
         session.execute(insert(Record), rows)

@@ -67,6 +67,7 @@ def create_batch(
     assert batch.id is not None
     now = clock()
     for record in records:
+        assert record.id is not None
         session.add(Job(batch_id=batch.id, record_pk=record.id, created_at=now, updated_at=now))
     session.execute(
         update(Record)

@@ -142,7 +142,7 @@ def claim_next_job(
     if batch_ids is not None:
         query = query.where(col(Job.batch_id).in_(list(batch_ids)))
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=Job)  # type: ignore[arg-type]
+        query = query.with_for_update(skip_locked=True, of=Job)
     job = session.exec(query).first()
     if job is None or job.id is None:
         return None

@@ -97,6 +97,16 @@ class WorkerResult:
     needs_inspection: int = 0
     stop_reason: str = ""
     errors: list[str] = field(default_factory=list)
+    #: The printer's lifetime card counter when the worker started and stopped (None: unknown).
+    counter_start: int | None = None
+    counter_end: int | None = None
+
+    @property
+    def blanks_taken(self) -> int | None:
+        """Blanks the printer itself says it took during this run."""
+        if self.counter_start is None or self.counter_end is None:
+            return None
+        return self.counter_end - self.counter_start
 
 
 class _StopPrinter(Exception):
@@ -146,11 +156,22 @@ class PrinterWorker:
     def run(self) -> WorkerResult:
         """Print until no job is left, the printer must stop, or ``stop`` is set."""
         try:
+            self._run()
+        finally:
+            self._set_printer_row(
+                "stopped" if self.result.stop_reason else "idle", self.result.stop_reason
+            )
+        return self.result
+
+    def _run(self) -> None:
+        try:
             self.printer.open()
             self.encoder.open()
+            self.result.counter_start = self._read_counter()
         except HardwareError as exc:
-            self._stop_printer(f"cannot open: {exc}")
-            return self.result
+            self._stop_printer(f"cannot start: {exc.code}: {exc}")
+            self._close_devices()
+            return
         try:
             while not self.stop.is_set():
                 job = self._claim()
@@ -162,14 +183,18 @@ class PrinterWorker:
                     self._stop_printer(str(exc))
                     break
         finally:
-            for device in (self.encoder, self.printer):
-                try:
-                    device.close()
-                except HardwareError as exc:  # closing must not hide the real outcome
-                    log.warning("close failed", printer=self.name, error=str(exc))
-        if not self.result.stop_reason:
-            self._set_printer_row("idle", "")
-        return self.result
+            try:
+                self.result.counter_end = self._read_counter()
+            except HardwareError as exc:
+                log.warning("final counter read failed", printer=self.name, error=str(exc))
+            self._close_devices()
+
+    def _close_devices(self) -> None:
+        for device in (self.encoder, self.printer):
+            try:
+                device.close()
+            except HardwareError as exc:  # closing must not hide the real outcome
+                log.warning("close failed", printer=self.name, error=str(exc))
 
     def _claim(self) -> Job | None:
         with Session(self.engine, expire_on_commit=False) as session:
@@ -311,7 +336,9 @@ class PrinterWorker:
             return 1
         return max(1, after - before)
 
-    def _complete(self, job: Job, record: RecordData, chip_uid: str | None, before: int | None) -> None:
+    def _complete(
+        self, job: Job, record: RecordData, chip_uid: str | None, before: int | None
+    ) -> None:
         assert job.id is not None
         taken = self._blanks_taken(before)
         with Session(self.engine) as session:
@@ -410,9 +437,7 @@ class PrinterWorker:
             ).one()
             session.commit()
         self.result.spoiled += taken
-        log.warning(
-            "blank spoiled", printer=self.name, job=job.id, step=step.value, error=exc.code
-        )
+        log.warning("blank spoiled", printer=self.name, job=job.id, step=step.value, error=exc.code)
         self.notify(WorkerEvent(self.name, "spoiled", job.id, f"{exc.code} while {step.value}"))
         if spoiled_for_job >= self.max_attempts:
             self._abort(
@@ -452,7 +477,9 @@ class PrinterWorker:
             )
             session.commit()
         self.result.needs_inspection += 1
-        log.error("needs inspection", printer=self.name, job=job.id, step=step.value, error=str(exc))
+        log.error(
+            "needs inspection", printer=self.name, job=job.id, step=step.value, error=str(exc)
+        )
         self.notify(WorkerEvent(self.name, "needs-inspection", job.id, str(exc)))
 
     def _hand_back(self, job: Job, reason: str) -> None:
@@ -502,21 +529,18 @@ class PrinterWorker:
             session.commit()
         self.result.aborted += 1
         self.result.errors.append(f"job {job.id}: {reason}")
-        log.error("job aborted", printer=self.name, job=job.id, reason=reason, spoiled=spoiled_blank)
+        log.error(
+            "job aborted", printer=self.name, job=job.id, reason=reason, spoiled=spoiled_blank
+        )
         self.notify(WorkerEvent(self.name, "aborted", job.id, reason))
 
     def _stop_printer(self, reason: str) -> None:
         self.result.stop_reason = reason
-        self._set_printer_row("stopped", reason)
         log.error("printer stopped", printer=self.name, reason=reason)
         self.notify(WorkerEvent(self.name, "stopped", None, reason))
 
     def _set_printer_row(self, state: str, reason: str) -> None:
-        counter: int | None = None
-        try:
-            counter = self.printer.status().cards_inserted
-        except HardwareError:
-            counter = None
+        counter = self.result.counter_end
         with Session(self.engine) as session:
             row = session.get(PrinterRow, self.name) or PrinterRow(
                 name=self.name, url=self.printer.url, station=self.station

@@ -150,7 +150,7 @@ def write_run_report(report: RunReport, path: Path) -> Path:
     return path
 
 
-def _table(rows: list[list[object]], widths: list[float]) -> Table:
+def _table(rows: Sequence[Sequence[object]], widths: list[float]) -> Table:
     table = Table(rows, colWidths=widths, hAlign="LEFT")
     table.setStyle(_TABLE_STYLE)
     return table

@@ -44,7 +44,9 @@ def test_audit_chain_detects_an_edited_event(engine: Engine, clock: object) -> N
     """Editing any past event breaks the chain at that event."""
     with Session(engine) as session:
         for i in range(3):
-            record_event(session, actor="a", station="s", action="x", entity="e", entity_id=i, clock=clock)  # type: ignore[arg-type]
+            record_event(
+                session, actor="a", station="s", action="x", entity="e", entity_id=i, clock=clock
+            )  # type: ignore[arg-type]
         session.commit()
         assert verify_chain(session) is None
         session.execute(update(AuditEvent).where(AuditEvent.id == 2).values(outcome="forged"))
@@ -58,8 +60,15 @@ def test_balance_is_derived_from_the_ledger(engine: Engine, clock: object) -> No
         receive(session, 10, lot="L1", actor="a", station="s", clock=clock)  # type: ignore[arg-type]
         receive(session, 5, lot="L2", actor="a", station="s", clock=clock)  # type: ignore[arg-type]
         record_spoiled(
-            session, quantity=2, reason=SpoilReason.DAMAGED, job_id=None, printer=None,
-            note="dropped", actor="a", station="s", clock=clock,  # type: ignore[arg-type]
+            session,
+            quantity=2,
+            reason=SpoilReason.DAMAGED,
+            job_id=None,
+            printer=None,
+            note="dropped",
+            actor="a",
+            station="s",
+            clock=clock,  # type: ignore[arg-type]
         )
         session.commit()
         totals = balance(session)
@@ -81,7 +90,9 @@ def test_log_lines_mask_niks(tmp_path: Path) -> None:
     """A NIK in a log message or field appears in the log file only as its last 4 digits."""
     log_file = tmp_path / "log.jsonl"
     configure_logging(log_file, console=None)
-    get_logger("t").info("printing 1409015708900001", nik="1409015708900001", nested={"n": "3204110101900002"})
+    get_logger("t").info(
+        "printing 1409015708900001", nik="1409015708900001", nested={"n": "3204110101900002"}
+    )
     logging.shutdown()
     text = log_file.read_text()
     assert "1409015708900001" not in text and "3204110101900002" not in text

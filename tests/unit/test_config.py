@@ -80,6 +80,8 @@ def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
 
 def test_starter_config_loads(tmp_path: Path) -> None:
     """The file `printctl init` writes is valid and names a simulated printer."""
-    path = write(tmp_path, STARTER_CONFIG.format(office_name="O", regency_code="14.09", station="s"))
+    path = write(
+        tmp_path, STARTER_CONFIG.format(office_name="O", regency_code="14.09", station="s")
+    )
     settings = load_settings(path, environ={})
     assert settings.printers[0].url.startswith("sim://")

@@ -1,0 +1,303 @@
+"""The worker's accountability: every blank the printer takes ends in exactly one ledger entry.
+
+These run the real worker against the ``sim`` printer and encoder on a real SQLite database.
+Rendering is replaced by a blank card image: what is under test is the queue and the ledger.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+from typing import Any
+
+import pytest
+from sqlalchemy import insert
+from sqlmodel import Session, col, func, select
+
+from drivers.conformance import blank_card_image
+from drivers.sim import SimEncoder, SimPrinter
+from printctl.domain import ChipCommand, RecordData, RequestType, Sex
+from printctl.models import Job, JobState, LedgerEntry, PrinterRow, Record, RecordState
+from printctl.queue.batches import BatchFilters
+from printctl.queue.worker import PrinterWorker, RenderFailed, WorkerResult
+from printctl.records import seal_record
+from printctl.service import Context, new_batch, receive_stock, stock
+from printctl.stock import balance, spoiled_by_reason
+
+SCRIPT = (
+    ChipCommand(bytes.fromhex("00A4040C07A000000077010800"), b"\x90\x00"),
+    ChipCommand(bytes.fromhex("00D6000004DEADBEEF"), b"\x90\x00"),
+)
+
+
+def make_record(i: int) -> RecordData:
+    return RecordData(
+        record_id=f"PRR-T-{i:05d}",
+        version=1,
+        request_type=RequestType.NEW,
+        nik=f"140902170890{i + 1:04d}",
+        name=f"WARGA {i}",
+        birth_place="TELUK KUANTAN",
+        birth_date=date(1990, 8, 17),
+        sex=Sex.LAKI_LAKI,
+        blood_type="O",
+        address="JL. PERJUANGAN NO. 12",
+        rt="002",
+        rw="003",
+        village="SUNGAI JERING",
+        district="KUANTAN TENGAH",
+        regency="KUANTAN SINGINGI",
+        province="RIAU",
+        religion="ISLAM",
+        marital_status="KAWIN",
+        occupation="PEDAGANG",
+        citizenship="WNI",
+        valid_until="SEUMUR HIDUP",
+        issue_place="KUANTAN SINGINGI",
+        photo=b"jpeg",
+        signature=b"png",
+        chip_script=SCRIPT,
+    )
+
+
+def seed_records(ctx: Context, count: int) -> None:
+    rows = [
+        seal_record(make_record(i), ctx.cipher, bundle_id="B-TEST", state=RecordState.READY)
+        for i in range(count)
+    ]
+    with Session(ctx.engine) as session:
+        session.execute(insert(Record), rows)
+        session.commit()
+
+
+def start(ctx: Context, *, records: int, blanks: int) -> int:
+    """Seed records and blanks, make a running batch; returns its id."""
+    seed_records(ctx, records)
+    receive_stock(ctx, blanks, "LOT-T")
+    batch_id, _ = new_batch(ctx, BatchFilters())
+    from printctl.queue.batches import start_batch
+
+    with Session(ctx.engine) as session:
+        start_batch(session, batch_id, actor="t", station="s", clock=ctx.clock)
+        session.commit()
+    return batch_id
+
+
+def run_worker(
+    ctx: Context,
+    printer: SimPrinter,
+    encoder: SimEncoder | None = None,
+    *,
+    name: str = "p1",
+    render: Any = None,
+    sleeps: list[float] | None = None,
+    max_attempts: int = 3,
+) -> WorkerResult:
+    worker = PrinterWorker(
+        engine=ctx.engine,
+        cipher=ctx.cipher,
+        name=name,
+        printer=printer,
+        encoder=encoder or SimEncoder("sim://"),
+        render=render or (lambda _record: blank_card_image()),
+        station="s",
+        clock=ctx.clock,
+        max_attempts=max_attempts,
+        retry_sleep=(sleeps.append if sleeps is not None else (lambda _s: None)),
+    )
+    return worker.run()
+
+
+def ledger_used(ctx: Context) -> int:
+    totals = stock(ctx)
+    return totals.issued + totals.spoiled + totals.in_doubt
+
+
+def job_states(ctx: Context) -> dict[str, int]:
+    with Session(ctx.engine) as session:
+        return dict(session.exec(select(Job.state, func.count()).group_by(Job.state)).all())
+
+
+def test_clean_run_issues_every_card_once(ctx: Context) -> None:
+    """Without faults every job completes, one issued entry each, matching the printer counter."""
+    start(ctx, records=5, blanks=10)
+    printer = SimPrinter("sim://?cards=10")
+    result = run_worker(ctx, printer)
+    assert result.completed == 5 and not result.stop_reason
+    assert job_states(ctx) == {"completed": 5}
+    assert stock(ctx).issued == 5 and stock(ctx).on_hand == 5
+    assert printer.cards_inserted == ledger_used(ctx) == 5
+    with Session(ctx.engine) as session:
+        uids = session.exec(select(Job.chip_uid)).all()
+        assert len(set(uids)) == 5 and all(uids)
+        assert {r.state for r in session.exec(select(Record))} == {"printed"}
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [
+        ("print:2:jam", "print-failed"),
+        ("print:3:media", "print-failed"),
+        ("eject:1:jam", "print-failed"),
+        ("encode:2:jam", "encode-failed"),
+    ],
+)
+def test_a_spoiled_blank_is_recorded_and_the_job_retried(
+    ctx: Context, fault: str, reason: str
+) -> None:
+    """A reported card failure spoils exactly that blank with its reason; the job gets a new one."""
+    start(ctx, records=4, blanks=10)
+    printer = SimPrinter(f"sim://?cards=10&fault={fault}")
+    result = run_worker(ctx, printer)
+    assert result.completed == 4
+    assert job_states(ctx) == {"completed": 4}
+    assert spoiled_by_reason_now(ctx) == {reason: 1}
+    assert printer.cards_inserted == ledger_used(ctx) == 5
+    assert printer.reject_bin == 1 and printer.output_tray == 4
+
+
+def spoiled_by_reason_now(ctx: Context) -> dict[str, int]:
+    with Session(ctx.engine) as session:
+        return spoiled_by_reason(session)
+
+
+def test_chip_failure_rejects_the_card_as_encode_failed(ctx: Context) -> None:
+    """A wrong status word from the chip sends the card to the reject bin as 'encode failed'."""
+    start(ctx, records=3, blanks=10)
+    printer = SimPrinter("sim://?cards=10")
+    result = run_worker(ctx, printer, SimEncoder("sim://?fault=run:2:sw6A82"))
+    assert result.completed == 3
+    assert spoiled_by_reason_now(ctx) == {"encode-failed": 1}
+    assert printer.reject_bin == 1
+    assert printer.cards_inserted == ledger_used(ctx) == 4
+
+
+def test_printer_reprint_on_its_own_is_accounted_from_its_counter(ctx: Context) -> None:
+    """When the printer uses two blanks for one card, the counter shows it and both are ledgered."""
+    start(ctx, records=3, blanks=10)
+    printer = SimPrinter("sim://?cards=10&fault=print:2:media-reprint")
+    result = run_worker(ctx, printer)
+    assert result.completed == 3 and result.spoiled == 1
+    assert stock(ctx).issued == 3 and stock(ctx).spoiled == 1
+    assert printer.cards_inserted == ledger_used(ctx) == 4
+
+
+def test_attempts_are_bounded_then_the_record_waits_for_a_person(ctx: Context) -> None:
+    """A job that spoils max_attempts blanks is aborted and its record marked failed."""
+    start(ctx, records=2, blanks=20)
+    printer = SimPrinter("sim://?cards=20&fault=print:*:jam")
+    result = run_worker(ctx, printer, max_attempts=3)
+    assert result.aborted == 2 and result.completed == 0
+    assert job_states(ctx) == {"aborted": 2}
+    assert stock(ctx).spoiled == 6
+    assert printer.cards_inserted == ledger_used(ctx) == 6
+    with Session(ctx.engine) as session:
+        assert {r.state for r in session.exec(select(Record))} == {"failed"}
+
+
+def test_lost_reply_mid_card_needs_inspection_and_is_never_reprinted(ctx: Context) -> None:
+    """A printer that stops answering while printing leaves the job for a person, blank in doubt."""
+    start(ctx, records=3, blanks=10)
+    printer = SimPrinter("sim://?cards=10&fault=print:2:timeout")
+    result = run_worker(ctx, printer)
+    assert result.completed == 1 and result.needs_inspection == 1
+    assert "needs inspection" in result.stop_reason
+    assert job_states(ctx) == {"completed": 1, "needs-inspection": 1, "pending": 1}
+    totals = stock(ctx)
+    assert (totals.issued, totals.spoiled, totals.in_doubt) == (1, 0, 1)
+    assert printer.cards_inserted == ledger_used(ctx) == 2
+    # The printer stays stopped; a new run must not print the in-doubt record again.
+    with Session(ctx.engine) as session:
+        assert session.get(PrinterRow, "p1").state == "stopped"  # type: ignore[union-attr]
+    second = run_worker(ctx, SimPrinter("sim://?cards=10"))
+    assert second.completed == 1
+    assert job_states(ctx) == {"completed": 2, "needs-inspection": 1}
+
+
+def test_empty_hopper_stops_the_printer_without_touching_the_ledger(ctx: Context) -> None:
+    """When the hopper runs out, the job goes back to pending and no blank is recorded."""
+    start(ctx, records=3, blanks=10)
+    printer = SimPrinter("sim://?cards=2")
+    sleeps: list[float] = []
+    result = run_worker(ctx, printer, sleeps=sleeps)
+    assert result.completed == 2
+    assert result.stop_reason.startswith("media-empty")
+    assert job_states(ctx) == {"completed": 2, "pending": 1}
+    assert printer.cards_inserted == ledger_used(ctx) == 2
+    assert len(sleeps) == 3  # retried with backoff before giving up (injected, no real sleep)
+
+
+def test_transient_cover_open_is_retried_and_clears(ctx: Context) -> None:
+    """A cover opened for a moment delays the feed but the run completes."""
+    start(ctx, records=2, blanks=10)
+    sleeps: list[float] = []
+    result = run_worker(ctx, SimPrinter("sim://?cards=10&fault=feed:1:cover"), sleeps=sleeps)
+    assert result.completed == 2 and not result.stop_reason
+    assert sleeps == [1.0]
+
+
+def test_no_blanks_on_hand_stops_before_feeding(ctx: Context) -> None:
+    """The worker never takes a blank the ledger does not have."""
+    start(ctx, records=3, blanks=2)
+    printer = SimPrinter("sim://?cards=10")
+    result = run_worker(ctx, printer)
+    assert result.completed == 2
+    assert "out of stock" in result.stop_reason
+    assert stock(ctx).on_hand == 0 and printer.cards_inserted == 2
+
+
+def test_render_failure_aborts_without_using_a_blank(ctx: Context) -> None:
+    """A card that cannot be drawn fails its job before any blank leaves the hopper."""
+    start(ctx, records=2, blanks=10)
+
+    def render(record: RecordData) -> Any:
+        if record.record_id.endswith("00000"):
+            raise RenderFailed("name does not fit")
+        return blank_card_image()
+
+    printer = SimPrinter("sim://?cards=10")
+    result = run_worker(ctx, printer, render=render)
+    assert result.completed == 1 and result.aborted == 1
+    assert printer.cards_inserted == ledger_used(ctx) == 1
+    with Session(ctx.engine) as session:
+        failed = session.exec(select(Record).where(col(Record.state) == "failed")).one()
+        assert "does not fit" in failed.state_reason
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
+def test_ledger_matches_hardware_under_random_faults(ctx: Context, seed: int) -> None:
+    """Under seeded random faults, issued + spoiled + in doubt equals the printer's own count."""
+    start(ctx, records=12, blanks=60)
+    printer = SimPrinter(f"sim://?cards=60&fault_rate=0.15&seed={seed}")
+    run_worker(ctx, printer, SimEncoder(f"sim://?fault_rate=0.1&seed={seed}"))
+    assert printer.cards_inserted == ledger_used(ctx)
+    with Session(ctx.engine) as session:
+        totals = balance(session)
+        assert totals.on_hand == 60 - totals.issued - totals.spoiled - totals.in_doubt
+        issued_jobs = session.exec(
+            select(func.count()).where(col(Job.state) == JobState.COMPLETED.value)
+        ).one()
+        assert issued_jobs == totals.issued
+
+
+def test_two_printers_never_print_one_record_twice(ctx: Context) -> None:
+    """Concurrent workers claim disjoint jobs: each record is issued exactly once."""
+    start(ctx, records=30, blanks=40)
+    printers = [SimPrinter("sim://?cards=40"), SimPrinter("sim://?cards=40")]
+    results: list[WorkerResult] = []
+    threads = [
+        threading.Thread(target=lambda p=p, n=n: results.append(run_worker(ctx, p, name=n)))
+        for n, p in (("a", printers[0]), ("b", printers[1]))
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(r.completed for r in results) == 30
+    with Session(ctx.engine) as session:
+        per_job = session.exec(
+            select(LedgerEntry.job_id, func.count()).group_by(LedgerEntry.job_id)
+        ).all()
+    issued_per_job = [n for job_id, n in per_job if job_id is not None]
+    assert len(issued_per_job) == 30 and set(issued_per_job) == {1}
+    assert sum(p.cards_inserted for p in printers) == 30
