@@ -109,19 +109,25 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        out.print(f"printctl {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _root(
     config: Annotated[
         Path | None,
-        typer.Option(
-            "--config", help="Configuration file (default: ./printctl.toml).", envvar=None
-        ),
+        typer.Option("--config", help="Configuration file (default: ./printctl.toml)."),
     ] = None,
-    version: Annotated[bool, typer.Option("--version", help="Show the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Show the version and exit.", is_eager=True, callback=_show_version
+        ),
+    ] = False,
 ) -> None:
-    if version:
-        out.print(f"printctl {__version__}")
-        raise typer.Exit(0)
     _state["config"] = config
 
 
@@ -273,7 +279,10 @@ def records_list(
     if json_out:
         _print_json([r.as_dict() for r in rows])
         return
-    table = Table("record", "v", "type", "state", "district", "NIK", "reason")
+    table = Table()
+    table.add_column("record", no_wrap=True)
+    for title in ("v", "type", "state", "district", "NIK", "reason"):
+        table.add_column(title)
     for r in rows:
         table.add_row(
             r.record_id or "?",
@@ -480,6 +489,129 @@ def jobs_list(
                 )
             )
         )
+    out.print(table)
+
+
+# ---------------------------------------------------------------------------- fake center
+
+
+@center_app.command("make-key")
+def center_make_key(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the key files.")],
+    key_id: Annotated[str, typer.Option("--id", help="The key id manifests will name.")] = (
+        "pusat-2026-01"
+    ),
+    seed: Annotated[
+        int | None, typer.Option(help="Derive the key from a seed (reproducible training).")
+    ] = None,
+) -> None:
+    """Make a fake-center signing key: <id>.key.pem (private) and <id>.pub.pem (to trust)."""
+    from printctl.center.keys import generate_center_key, write_key_pair
+
+    files = write_key_pair(generate_center_key(key_id, seed=seed), out_dir)
+    out.print(f"Private key: {files.private_pem}\nPublic key:  {files.public_pem}")
+    out.print(f"Trust it with: printctl keys trust {files.public_pem} --id {key_id}")
+
+
+def _parse_counts(items: list[str] | None, known: Any) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for item in items or []:
+        kind, _, n = item.partition("=")
+        if kind not in known:
+            raise CliError(f"unknown bad-record kind {kind!r} (see `printctl center kinds`)")
+        try:
+            counts[kind] = int(n or "1")
+        except ValueError:
+            raise CliError(f"--bad-record {item}: the count must be a number") from None
+    return counts
+
+
+@center_app.command("make-bundle")
+def center_make_bundle(
+    key: Annotated[Path, typer.Option(help="The fake center's private key (*.key.pem).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the bundle file.")],
+    key_id: Annotated[str, typer.Option(help="The key id to name in the manifest.")] = (
+        "pusat-2026-01"
+    ),
+    count: Annotated[int, typer.Option(help="Records in the bundle.")] = 100,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same bundle.")] = 0,
+    sequence: Annotated[int, typer.Option(help="The bundle's sequence number.")] = 1,
+    version: Annotated[int, typer.Option(help="Record version (2+ supersedes).")] = 1,
+    regency: Annotated[str, typer.Option(help="Regency code in the manifest.")] = "14.09",
+    reprints: Annotated[
+        float, typer.Option(help="Fraction of reprint requests (REPLACE_LOST, …).")
+    ] = 0.0,
+    bad_record: Annotated[
+        list[str] | None,
+        typer.Option("--bad-record", help="KIND=N: write N records with this defect."),
+    ] = None,
+    bad_bundle: Annotated[
+        str | None, typer.Option(help="Make the whole bundle bad in this way.")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write a signed bundle of synthetic print-ready records (optionally with defects)."""
+    from printctl.center.bundles import BAD_BUNDLE_KINDS, BAD_RECORD_KINDS, make_bundle
+    from printctl.center.keys import load_center_key
+    from printctl.domain import RequestType
+
+    if count <= 0:
+        raise CliError("--count must be positive")
+    if bad_bundle is not None and bad_bundle not in BAD_BUNDLE_KINDS:
+        raise CliError(f"unknown bad-bundle kind {bad_bundle!r} (see `printctl center kinds`)")
+    if not 0.0 <= reprints <= 1.0:
+        raise CliError("--reprints is a fraction between 0 and 1")
+    try:
+        center_key = load_center_key(key, key_id)
+    except FileNotFoundError:
+        raise CliError(f"{key}: no such file") from None
+    except ValueError as exc:
+        raise CliError(f"{key}: not a private key ({exc})") from None
+    share = reprints / 3
+    info = make_bundle(
+        out_dir,
+        key=center_key,
+        count=count,
+        seed=seed,
+        regency_code=regency,
+        sequence=sequence,
+        version=version,
+        bad_records=_parse_counts(bad_record, BAD_RECORD_KINDS),
+        bad_bundle=bad_bundle,
+        request_types={
+            RequestType.NEW: 1.0 - reprints,
+            RequestType.REPLACE_LOST: share,
+            RequestType.REPLACE_DAMAGED: share,
+            RequestType.DATA_CHANGE: share,
+        },
+    )
+    if json_out:
+        _print_json(
+            {
+                "path": str(info.path),
+                "bundle_id": info.bundle_id,
+                "sequence": info.sequence,
+                "count": info.count,
+                "bad_records": {k: list(v) for k, v in info.bad_records.items()},
+                "bad_bundle": info.bad_bundle,
+            }
+        )
+    else:
+        out.print(f"Wrote {info.path} ({info.count} records, bundle {info.bundle_id}).")
+
+
+@center_app.command("kinds")
+def center_kinds() -> None:
+    """List the kinds of bad record and bad bundle the fake center can write."""
+    from printctl.center.bundles import BAD_BUNDLE_KINDS, BAD_RECORD_KINDS
+
+    table = Table("bad record (--bad-record KIND=N)", "defect")
+    for kind, what in BAD_RECORD_KINDS.items():
+        table.add_row(kind, what)
+    out.print(table)
+    table = Table("bad bundle (--bad-bundle KIND)", "spec rule")
+    for kind, rule in BAD_BUNDLE_KINDS.items():
+        table.add_row(kind, str(rule))
     out.print(table)
 
 

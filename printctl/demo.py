@@ -32,6 +32,7 @@ from printctl.render.card import write_proof_pdf
 from printctl.reports.run_report import PrinterLine, RunReport, write_run_report
 from printctl.service import (
     Context,
+    UserError,
     approve_reprint,
     import_bundles,
     new_batch,
@@ -112,7 +113,7 @@ def run_demo(
     if workdir is None:
         workdir = Path(tempfile.mkdtemp(prefix="printctl-demo-"))
     elif (workdir / "printctl.db").exists():
-        raise ValueError(f"{workdir} already holds a printctl database; use an empty folder")
+        raise UserError(f"{workdir} already holds a printctl database; use an empty folder")
     say = console.print if console is not None else (lambda *_a, **_k: None)
     config = prepare_workspace(workdir, printers=printers, seed=seed)
     settings = load_settings(config, environ={})

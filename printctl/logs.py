@@ -43,7 +43,7 @@ def mask_niks(
 def configure_logging(
     log_file: Path | None, *, level: str = "info", console: TextIO | None = sys.stderr
 ) -> None:
-    """Send JSON lines to ``log_file`` and readable lines to ``console`` (warnings and up)."""
+    """Send JSON lines to ``log_file`` and readable lines to ``console`` (errors only)."""
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         numeric = logging.INFO
@@ -63,7 +63,8 @@ def configure_logging(
                 processor=structlog.dev.ConsoleRenderer(colors=False)
             )
         )
-        console_handler.setLevel(max(numeric, logging.WARNING))
+        # The CLI says what went wrong in its own words; the console log adds only errors.
+        console_handler.setLevel(max(numeric, logging.ERROR))
         handlers.append(console_handler)
     root = logging.getLogger()
     for handler in list(root.handlers):

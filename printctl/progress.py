@@ -21,15 +21,16 @@ def live_progress(console: Console | None, *, total: int, printers: list[str]) -
         yield lambda _event: None
         return
     progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
+        TextColumn("{task.description:<14}"),
+        BarColumn(bar_width=24),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TextColumn("{task.fields[status]}", style="yellow"),
         console=console,
     )
     lock = threading.Lock()  # workers call from their own threads
-    overall = progress.add_task("cards issued", total=total)
-    tasks = {name: progress.add_task(f"  {name}", total=None) for name in printers}
+    overall = progress.add_task("cards issued", total=total, status="")
+    tasks = {name: progress.add_task(f"  {name}", total=None, status="") for name in printers}
 
     def notify(event: WorkerEvent) -> None:
         with lock:
@@ -39,8 +40,9 @@ def live_progress(console: Console | None, *, total: int, printers: list[str]) -
                 if task is not None:
                     progress.advance(task)
             elif task is not None:
-                text = f"  {event.printer}: {event.kind} {event.detail}"
-                progress.update(task, description=text[:70])
+                # The last thing that went wrong on this printer, short enough for 80 columns.
+                reason = event.detail.split(";")[0].split(":")[0]
+                progress.update(task, status=f"{event.kind}: {reason}"[:40])
 
     with progress:
         yield notify

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -44,15 +45,45 @@ def clock() -> StepClock:
     return StepClock()
 
 
+PG_URL = os.environ.get("PRINTCTL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _postgres_schema_url() -> Iterator[str]:
+    """A fresh schema in the test PostgreSQL database, dropped afterwards."""
+    try:
+        import psycopg
+    except ImportError:
+        skip_or_fail("psycopg is not installed (pip install 'printctl[postgres]')")
+    plain = PG_URL.replace("postgresql+psycopg://", "postgresql://")
+    try:
+        conn = psycopg.connect(plain, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        skip_or_fail(
+            f"PostgreSQL not reachable at {plain} ({exc}); start it or set PRINTCTL_TEST_PG_URL"
+        )
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+        try:
+            yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+        finally:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Each database-backed test runs on the embedded SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        yield "sqlite:///printctl.db"
+    else:
+        yield from _postgres_schema_url()
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, database_url: str) -> Settings:
     """Settings for a workspace in a temporary folder, with a fresh data key."""
     generate_key_file(tmp_path / "data.key")
-    return replace(
-        Settings(base_dir=tmp_path),
-        database_url="sqlite:///printctl.db",
-        log_file=None,
-    )
+    return replace(Settings(base_dir=tmp_path), database_url=database_url, log_file=None)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session
 
 from printctl.audit import record_event, verify_chain
+from printctl.config import Settings
 from printctl.db import make_engine, migrate, schema_is_current
 from printctl.logs import configure_logging, get_logger
 from printctl.models import AuditEvent, SpoilReason
@@ -18,10 +20,11 @@ from printctl.stock import StockError, balance, receive, record_spoiled, spoiled
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Engine:
-    engine = make_engine(f"sqlite:///{tmp_path}/t.db")
+def engine(settings: Settings) -> Iterator[Engine]:
+    engine = make_engine(settings.resolved_database_url)
     migrate(engine)
-    return engine
+    yield engine
+    engine.dispose()
 
 
 def test_migrations_create_the_current_schema(engine: Engine) -> None:
