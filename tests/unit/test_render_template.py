@@ -102,7 +102,9 @@ def test_fit_wraps_into_balanced_lines_when_shrinking_is_not_enough() -> None:
 
 def test_fit_gives_up_when_two_lines_at_minimum_size_are_too_wide() -> None:
     """A value that fits in no allowed line count and size returns None."""
-    assert fit("AAAAAAAAAAAA BBBB", width=50, size=6, min_size=5, max_lines=2, measure=_chars) is None
+    assert (
+        fit("AAAAAAAAAAAA BBBB", width=50, size=6, min_size=5, max_lines=2, measure=_chars) is None
+    )
 
 
 def test_split_lines_never_breaks_inside_a_hyphenated_word() -> None:
