@@ -51,7 +51,9 @@ def main() -> int:
             engine = make_engine(url)
             migrate(engine)
             settings = replace(Settings(base_dir=root), database_url=url, log_file=None)
-            trust_key(Context(settings=settings, engine=engine, actor="bench"), public_pem, key.key_id)
+            trust_key(
+                Context(settings=settings, engine=engine, actor="bench"), public_pem, key.key_id
+            )
             t0 = time.perf_counter()
             outcome = import_bundle(
                 engine, info.path, cipher=cipher, regency_code="14.09", actor="bench", station="b"

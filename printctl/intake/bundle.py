@@ -359,7 +359,8 @@ def read_bundle(
                     continue
                 spec = manifest.members[info.filename]
                 try:
-                    data = reader.read(info)
+                    # The SHA-256 below is the integrity check; CRC-32 would repeat it.
+                    data = reader.read(info, verify_crc=False)
                 except ZIP_READ_ERRORS:
                     raise reject(f"member {info.filename!r} is corrupt", 3) from None
                 if hashlib.sha256(data).hexdigest() != spec.sha256:

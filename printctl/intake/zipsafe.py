@@ -173,8 +173,12 @@ class MemberReader:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def read(self, info: zipfile.ZipInfo) -> bytes:
-        """The member's bytes; raises one of :data:`ZIP_READ_ERRORS` on corrupt data."""
+    def read(self, info: zipfile.ZipInfo, *, verify_crc: bool = True) -> bytes:
+        """The member's bytes; raises one of :data:`ZIP_READ_ERRORS` on corrupt data.
+
+        ``verify_crc=False`` is for callers that check a cryptographic hash of the bytes
+        anyway (the manifest's SHA-256): the CRC-32 would only repeat a weaker check.
+        """
         mm = self._map
         if mm is None or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
             return read_member(self._zf, info)
@@ -200,6 +204,6 @@ class MemberReader:
                 raise zipfile.BadZipFile(f"member {info.filename!r} is not a complete stream")
         if len(data) != info.file_size:
             raise zipfile.BadZipFile(f"member {info.filename!r} does not have its declared size")
-        if zlib.crc32(data) != info.CRC:
+        if verify_crc and zlib.crc32(data) != info.CRC:
             raise zipfile.BadZipFile(f"member {info.filename!r} fails its CRC-32")
         return data

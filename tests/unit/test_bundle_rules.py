@@ -392,14 +392,14 @@ def test_record_limit(tmp_path: Path) -> None:
 
 
 def test_corrupt_member_data_is_rejected(tmp_path: Path) -> None:
-    """Member bytes damaged inside the ZIP (CRC failure) reject the bundle."""
+    """Member bytes damaged inside the ZIP reject the bundle (their SHA-256 no longer matches)."""
     path = Bundle(compression=zipfile.ZIP_STORED).write(tmp_path / "b.zip")
     data = bytearray(path.read_bytes())
     at = data.find(PHOTO[200:240])
     data[at] ^= 0xFF
     path.write_bytes(bytes(data))
     error = rejected(path)
-    assert error.rule == 3 and "corrupt" in error.reason
+    assert error.rule == 3 and "SHA-256" in error.reason
 
 
 def test_wrong_regency_is_rejected(tmp_path: Path) -> None:
