@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlmodel import Session, col, select
 
 from printctl.models import AuditEvent, utcnow
@@ -59,14 +60,7 @@ def record_event(
     clock: Clock = utcnow,
 ) -> AuditEvent:
     """Append one event to the chain inside the caller's transaction."""
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
-    # On SQLite the transaction began IMMEDIATE, so no other writer can append in between.
-    last = session.exec(
-        select(AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1)
-    ).first()
-    prev_hash = last or GENESIS
+    prev_hash = _chain_head(session)
     event = AuditEvent(
         at=clock(),
         actor=actor,
@@ -83,6 +77,61 @@ def record_event(
     session.add(event)
     session.flush()
     return event
+
+
+def _chain_head(session: Session) -> str:
+    """The newest event's hash, with appends serialised until the transaction ends."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
+    # On SQLite the transaction began IMMEDIATE, so no other writer can append in between.
+    last = session.exec(
+        select(AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1)
+    ).first()
+    return last or GENESIS
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """One event for :func:`record_events`."""
+
+    action: str
+    entity: str
+    entity_id: str | int
+    outcome: str = "ok"
+    detail: Mapping[str, Any] | None = None
+
+
+def record_events(
+    session: Session,
+    events: Iterable[EventSpec],
+    *,
+    actor: str,
+    station: str,
+    clock: Clock = utcnow,
+) -> int:
+    """Append many events in one statement (an import journals every record); returns count."""
+    prev_hash = _chain_head(session)
+    rows = []
+    for spec in events:
+        event = AuditEvent(
+            at=clock(),
+            actor=actor,
+            station=station,
+            action=spec.action,
+            entity=spec.entity,
+            entity_id=str(spec.entity_id),
+            outcome=spec.outcome,
+            detail=json.dumps(
+                dict(spec.detail or {}), ensure_ascii=False, sort_keys=True, default=str
+            ),
+            prev_hash=prev_hash,
+            hash="",
+        )
+        event.hash = prev_hash = _digest(event.prev_hash, event)
+        rows.append(event.model_dump(exclude={"id"}))
+    if rows:
+        session.connection().execute(insert(AuditEvent), rows)
+    return len(rows)
 
 
 def verify_chain(session: Session) -> int | None:

@@ -619,17 +619,24 @@ def center_kinds() -> None:
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
+def audit_verify(json_out: JsonOpt = False) -> None:
     """Check the audit log's hash chain; exits 1 at the first broken link."""
-    from sqlmodel import Session
+    from sqlmodel import Session, func, select
 
     from printctl.audit import verify_chain
+    from printctl.models import AuditEvent
 
     with _context() as ctx, Session(ctx.engine) as session:
         broken = verify_chain(session)
+        events = session.exec(select(func.count()).select_from(AuditEvent)).one()
+    if json_out:
+        _print_json({"events": events, "holds": broken is None, "first_broken_event": broken})
+    elif broken is None:
+        out.print(f"The audit chain holds ({events} events).")
     if broken is not None:
-        _fail(f"the audit chain is broken at event {broken}", code=1)
-    out.print("The audit chain holds.")
+        if not json_out:
+            err.print(f"[bold red]error:[/] the audit chain is broken at event {broken}")
+        raise typer.Exit(1)
 
 
 # ---------------------------------------------------------------------------- entry point

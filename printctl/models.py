@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -239,6 +239,7 @@ class AuditEvent(SQLModel, table=True):
     entity: str = Field(max_length=50)
     entity_id: str = Field(max_length=100)
     outcome: str = Field(max_length=50)
-    detail: str = Field(default="{}", max_length=4000)  # JSON; never personal data in clear
+    # JSON; never personal data in clear. Unbounded: a bundle's event lists its quarantine.
+    detail: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)

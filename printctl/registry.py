@@ -98,6 +98,32 @@ BUILTINS: tuple[BuiltinDriver, ...] = (
         "simulated printer: hopper, ribbon, counters, timing, scripted faults",
     ),
     BuiltinDriver(
+        "printer",
+        "evolis+usb",
+        "drivers.evolis.usbtransport:usb_printer",
+        "Evolis card printer over USB (pyusb): evolis+usb://?serial=…",
+        extra="usb",
+    ),
+    BuiltinDriver(
+        "printer",
+        "evolis+serial",
+        "drivers.evolis.serialtransport:serial_printer",
+        "Evolis card printer on a serial port: evolis+serial:///dev/ttyUSB0?baud=9600",
+        extra="serial",
+    ),
+    BuiltinDriver(
+        "printer",
+        "evolis+tcp",
+        "drivers.evolis.driver:EvolisPrinter",
+        "Evolis card printer over TCP: evolis+tcp://host:9100",
+    ),
+    BuiltinDriver(
+        "printer",
+        "evolis+file",
+        "drivers.evolis.driver:EvolisPrinter",
+        "Evolis card printer through a device file: evolis+file:///dev/usb/lp0",
+    ),
+    BuiltinDriver(
         "encoder", "mock", "drivers.mock:MockEncoder", "records every call; always succeeds"
     ),
     BuiltinDriver(
@@ -105,6 +131,13 @@ BUILTINS: tuple[BuiltinDriver, ...] = (
         "sim",
         "drivers.sim:SimEncoder",
         "simulated chip encoder: deterministic UIDs, APDU checks, scripted faults",
+    ),
+    BuiltinDriver(
+        "encoder",
+        "pcsc",
+        "drivers.pcsc:PcscEncoder",
+        "PC/SC chip encoder via pcscd (reader=NAME, timeout=, protocol=, virtual_card=)",
+        extra="pcsc",
     ),
 )
 

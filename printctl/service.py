@@ -38,6 +38,7 @@ from printctl.models import (
     utcnow,
 )
 from printctl.queue.batches import BatchFilters, create_batch, finish_batches, start_batch
+from printctl.queue.recovery import recover_in_flight
 from printctl.queue.worker import PrinterWorker, RenderFailed, WorkerEvent, WorkerResult
 from printctl.records import RecordSummary, list_records
 from printctl.registry import make_encoder, make_printer
@@ -307,6 +308,8 @@ def run_batches(
         except DriverConfigError as exc:
             raise UserError(f"printer {config.name!r}: {exc}") from None
     with session_scope(ctx.engine) as session:
+        # A previous run of this station may have died mid-card: examine, never re-run blindly.
+        recover_in_flight(session, station=ctx.station, actor=ctx.actor, clock=ctx.clock)
         for batch_id in batch_ids:
             try:
                 start_batch(

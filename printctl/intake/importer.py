@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Engine, func, insert, update
 from sqlmodel import Session, col, select
 
-from printctl.audit import Clock, record_event
+from printctl.audit import Clock, EventSpec, record_event, record_events
 from printctl.crypto import DataCipher
 from printctl.domain import RecordData
 from printctl.intake.bundle import BundleLimits, BundleRejected, ParsedBundle, read_bundle
@@ -234,12 +234,37 @@ def _store(
             "file": path.name,
             "sequence": parsed.sequence,
             "imported": outcome.imported,
-            "quarantined": [
-                {"record_id": q["record_id"], "reason": q["reason"]} for q in outcome.quarantined
-            ],
+            "quarantined": len(outcome.quarantined),
             "superseded": outcome.superseded,
             "printed_outdated": outcome.printed_outdated,
         },
+        clock=clock,
+    )
+    # Every record's arrival is a state change of its own: journal each one.
+    record_events(
+        session,
+        [
+            EventSpec(
+                action="record.imported",
+                entity="record",
+                entity_id=f"{record.record_id} v{record.version}",
+                outcome=state.value,
+                detail={"bundle_id": parsed.bundle_id},
+            )
+            for record, state in records
+        ]
+        + [
+            EventSpec(
+                action="record.quarantined",
+                entity="record",
+                entity_id=f"{q.record_id} v{q.version}" if q.record_id else f"line {q.line}",
+                outcome="quarantined",
+                detail={"bundle_id": parsed.bundle_id, "line": q.line, "reason": q.reason},
+            )
+            for q in parsed.quarantined
+        ],
+        actor=actor,
+        station=station,
         clock=clock,
     )
     return outcome

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from printctl.audit import Clock, record_event
+from printctl.audit import Clock, EventSpec, record_event, record_events
 from printctl.models import Batch, BatchState, Job, JobState, Record, RecordState
 from printctl.stock import balance
 
@@ -73,6 +73,18 @@ def create_batch(
         update(Record)
         .where(col(Record.id).in_([r.id for r in records]), col(Record.state) == "ready")
         .values(state=RecordState.QUEUED.value)
+    )
+    record_events(
+        session,
+        [
+            EventSpec(
+                "record.queued", "record", f"{r.record_id} v{r.version}", detail={"batch": batch.id}
+            )
+            for r in records
+        ],
+        actor=actor,
+        station=station,
+        clock=clock,
     )
     record_event(
         session,

@@ -301,3 +301,26 @@ def test_two_printers_never_print_one_record_twice(ctx: Context) -> None:
     issued_per_job = [n for job_id, n in per_job if job_id is not None]
     assert len(issued_per_job) == 30 and set(issued_per_job) == {1}
     assert sum(p.cards_inserted for p in printers) == 30
+
+
+def test_restart_recovers_in_flight_jobs_without_reprinting(ctx: Context) -> None:
+    """After a crash, a job that had not fed a card is requeued; one that had waits for a person."""
+    from printctl.queue.recovery import recover_in_flight
+
+    start(ctx, records=3, blanks=10)
+    with Session(ctx.engine) as session:
+        jobs = session.exec(select(Job).order_by(col(Job.id))).all()
+        ids = [job.id for job in jobs]
+        for job, step in zip(jobs[:2], ["rendering", "printing"], strict=True):
+            job.state, job.step, job.station = "processing", step, "s"
+            session.add(job)
+        session.commit()
+        recovery = recover_in_flight(session, station="s", actor="t", clock=ctx.clock)
+        session.commit()
+    assert recovery.requeued == [ids[0]] and recovery.needs_inspection == [ids[1]]
+    assert job_states(ctx) == {"pending": 2, "needs-inspection": 1}
+    assert stock(ctx).in_doubt == 1
+    printer = SimPrinter("sim://?cards=10")
+    run_worker(ctx, printer)
+    assert job_states(ctx) == {"completed": 2, "needs-inspection": 1}
+    assert printer.cards_inserted == 2

@@ -29,7 +29,7 @@ def upgrade() -> None:
     sa.Column('entity', sqlmodel.sql.sqltypes.AutoString(length=50), nullable=False),
     sa.Column('entity_id', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('outcome', sqlmodel.sql.sqltypes.AutoString(length=50), nullable=False),
-    sa.Column('detail', sqlmodel.sql.sqltypes.AutoString(length=4000), nullable=False),
+    sa.Column('detail', sa.Text(), nullable=False),
     sa.Column('prev_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.PrimaryKeyConstraint('id')
