@@ -648,7 +648,7 @@ def main(argv: list[str] | None = None) -> None:
 
     try:
         app(args=argv, prog_name="printctl", standalone_mode=True)
-    except USER_ERRORS + (UserError,) as exc:
+    except (*USER_ERRORS, UserError) as exc:
         err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from pcsc_support import pcsc_contract_urls
 
 from drivers.conformance import ENCODER_CHECKS, Check
 from printctl.hardware import Encoder
@@ -19,6 +20,7 @@ ENCODER_URLS: list[str] = [
     "mock://",
     "sim://",
     "sim://?uid_bytes=4&seed=9",
+    *pcsc_contract_urls(),  # pcscd + vpcd, the driver's own virtual card; skips without them
     *os.environ.get("PRINTCTL_CONTRACT_ENCODERS", "").split(),
 ]
 
