@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from printctl import __version__
+from printctl.cli_driver import driver_app
 from printctl.config import STARTER_CONFIG, ConfigError, Settings, load_settings
 from printctl.crypto import DecryptionError, KeyFileError, generate_key_file
 from printctl.db import DatabaseError
@@ -53,6 +54,7 @@ app.add_typer(batch_app, name="batch")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(center_app, name="center")
 app.add_typer(audit_app, name="audit")
+app.add_typer(driver_app, name="driver")
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)

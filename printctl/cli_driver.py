@@ -21,7 +21,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 from urllib.parse import quote
 
 import typer
@@ -34,10 +34,14 @@ from printctl.hardware import (
     DriverConfigError,
     Encoder,
     HardwareError,
+    NoCard,
     PermissionDenied,
     Printer,
     PrinterStatus,
 )
+
+if TYPE_CHECKING:
+    from drivers.spy import SpyCall
 
 __all__ = [
     "EXIT_DEVICE",
@@ -123,7 +127,7 @@ class _Session:
     """The drivers one command builds (spied with --spy), closed exactly once."""
 
     def __init__(self, *, spy: bool = False) -> None:
-        self.calls: list[Any] | None = [] if spy else None
+        self.calls: list[SpyCall] | None = [] if spy else None
         self._drivers: list[Printer | Encoder] = []
 
     def printer(self, url: str, *, track: bool = True) -> Printer:
@@ -161,7 +165,7 @@ class _Session:
 
     def show_calls(self, console: Console) -> None:
         """Print the --spy call log, if any."""
-        if self.calls is not None:
+        if self.calls:
             console.print(_spy_table(self.calls))
 
     def calls_json(self) -> dict[str, Any]:
@@ -234,31 +238,21 @@ def _unknown(url: str, scheme: str) -> DriverCliError:
     )
 
 
-def _printer_kind_required(url: str, command: str) -> None:
+def _require_kind(url: str, kind: str, command: str) -> None:
     scheme = _scheme(url)
     kinds = _kinds(scheme)
     if not kinds:
         raise _unknown(url, scheme)
-    if "printer" not in kinds:
+    if kind not in kinds:
+        other = "an encoder" if kind == "printer" else "a printer"
+        use = "test-encode" if kind == "printer" else "status or test-print"
         raise DriverCliError(
-            f"{scheme!r} is an encoder driver; `printctl driver {command}` needs a printer"
-            " (for an encoder use `printctl driver test-encode`)"
+            f"{scheme!r} is {other} driver; `printctl driver {command}` needs a {kind}"
+            f" (use `printctl driver {use}`)"
         )
 
 
-def _encoder_kind_required(url: str, command: str) -> None:
-    scheme = _scheme(url)
-    kinds = _kinds(scheme)
-    if not kinds:
-        raise _unknown(url, scheme)
-    if "encoder" not in kinds:
-        raise DriverCliError(
-            f"{scheme!r} is a printer driver; `printctl driver {command}` needs an encoder"
-            " (for a printer use `printctl driver status` or `test-print`)"
-        )
-
-
-def _spy_table(calls: Iterable[Any]) -> Table:
+def _spy_table(calls: Iterable[SpyCall]) -> Table:
     table = Table("#", "call", "args", "ms", "outcome", title="driver calls (--spy)")
     for number, call in enumerate(calls, start=1):
         if call.ok:
@@ -310,7 +304,371 @@ def list_cmd(json_out: JsonOpt = False) -> None:
     out.print(table)
 
 
-#@@COMMANDS@@
+# --------------------------------------------------------------------------- check
+
+
+@driver_app.command("check")
+def check_cmd(
+    url: UrlArg,
+    encoder: Annotated[
+        bool,
+        typer.Option(
+            "--encoder",
+            help="Run the encoder checks (the default for a scheme that is only an encoder).",
+        ),
+    ] = False,
+    spy_calls: SpyOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run the driver conformance checks against URL; exits 1 if any check fails.
+
+    The printer checks move at most one blank each (and drain a hopper only when it holds
+    ten cards or fewer, i.e. a simulator); the encoder checks need a card on the reader.
+    """
+    from drivers.conformance import ENCODER_CHECKS, PRINTER_CHECKS, CheckResult, run_checks
+
+    _quiet_logs()
+    session = _Session(spy=spy_calls)
+    results: list[CheckResult]
+    with _one_line_errors(session):
+        scheme = _scheme(url)
+        kinds = _kinds(scheme)
+        if not kinds:
+            raise _unknown(url, scheme)
+        kind = "encoder" if encoder or kinds == {"encoder"} else "printer"
+        # Construct once up front, unspied and unopened: a bad URL is one configuration
+        # error, not a table of identical failed rows. run_checks closes its own drivers.
+        if kind == "encoder":
+            _Session().encoder(url, track=False)
+            results = run_checks(lambda: session.encoder(url, track=False), ENCODER_CHECKS)
+            summaries = {c.name: c.summary for c in ENCODER_CHECKS}
+        else:
+            _Session().printer(url, track=False)
+            results = run_checks(lambda: session.printer(url, track=False), PRINTER_CHECKS)
+            summaries = {c.name: c.summary for c in PRINTER_CHECKS}
+    counts = {o: sum(1 for r in results if r.outcome == o) for o in ("pass", "fail", "skip")}
+    failed = counts["fail"] > 0
+    if json_out:
+        _print_json(
+            {
+                "url": url,
+                "kind": kind,
+                "passed": not failed,
+                "counts": counts,
+                "results": [dataclasses.asdict(r) for r in results],
+                **session.calls_json(),
+            }
+        )
+    else:
+        style = {"pass": "[green]pass[/]", "fail": "[bold red]FAIL[/]", "skip": "[yellow]skip[/]"}
+        table = Table(
+            "check", "what it pins", "result", "detail", title=f"{kind} checks: {escape(url)}"
+        )
+        for r in results:
+            table.add_row(r.check, summaries.get(r.check, ""), style[r.outcome], escape(r.detail))
+        out.print(table)
+        session.show_calls(out)
+        verdict = "[bold red]FAILED[/]" if failed else "[green]passed[/]"
+        out.print(
+            f"{verdict}: {counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped"
+        )
+    if failed:
+        raise typer.Exit(EXIT_FAILED)
+
+
+# --------------------------------------------------------------------------- status
+
+
+@driver_app.command("status")
+def status_cmd(url: UrlArg, spy_calls: SpyOpt = False, json_out: JsonOpt = False) -> None:
+    """Open the printer and show its capabilities and status (nothing moves)."""
+    _quiet_logs()
+    session = _Session(spy=spy_calls)
+    with _one_line_errors(session):
+        _require_kind(url, "printer", "status")
+        printer = session.printer(url)
+        printer.open()
+        caps = printer.capabilities()
+        status = printer.status()
+        session.close()
+    if json_out:
+        _print_json(
+            {
+                "url": url,
+                "capabilities": dataclasses.asdict(caps),
+                "status": dataclasses.asdict(status),
+                **session.calls_json(),
+            }
+        )
+        return
+    station = (
+        "none"
+        if caps.encoder_station is None
+        else f"{caps.encoder_station.value} (encodes"
+        f" {'before' if caps.encode_before_print else 'after'} printing)"
+    )
+    rows: list[tuple[str, str]] = [
+        ("model", caps.model),
+        ("serial", caps.serial or "unknown"),
+        ("colour", _yes_no(caps.colour)),
+        ("duplex", _yes_no(caps.duplex)),
+        ("encoder station", station),
+        ("panel", f"{caps.panel_size[0]}×{caps.panel_size[1]} px at {caps.dpi} dpi"),
+        ("state", status.state.value),
+        ("conditions", ", ".join(status.conditions) or "none"),
+        ("cards in hopper", _or_unknown(status.cards_in_hopper)),
+        ("ribbon panels left", _or_unknown(status.ribbon_panels_left)),
+        ("cards inserted (lifetime)", _or_unknown(status.cards_inserted)),
+        ("panels printed (lifetime)", _or_unknown(status.panels_printed)),
+        ("card position", status.card_position.value),
+    ]
+    rows.extend((f"  {key}", value) for key, value in sorted(status.detail.items()))
+    table = Table(show_header=False, box=None, title=f"printer {escape(url)}")
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in rows:
+        table.add_row(key, escape(value))
+    out.print(table)
+    session.show_calls(out)
+
+
+# --------------------------------------------------------------------------- test-print
+
+
+def _fit_test_card(image: CardImage, colour: bool) -> CardImage:
+    # A monochrome printer refuses a colour layer; the black layer alone still shows the
+    # frame, the grid and the registration marks the technician looks at.
+    if colour:
+        return image
+    back = dataclasses.replace(image.back, colour=None) if image.back is not None else None
+    return dataclasses.replace(
+        image, front=dataclasses.replace(image.front, colour=None), back=back
+    )
+
+
+def _counters(status: PrinterStatus) -> dict[str, int | None]:
+    return {
+        "cards_in_hopper": status.cards_in_hopper,
+        "cards_inserted": status.cards_inserted,
+        "panels_printed": status.panels_printed,
+        "ribbon_panels_left": status.ribbon_panels_left,
+    }
+
+
+def _confirm_blank(url: str, yes: bool) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise DriverCliError(
+            f"test-print uses one blank card from {url}; pass --yes to confirm"
+            " (no terminal to ask on)"
+        )
+    if not typer.confirm(f"Print the test card on one blank from {url}?", default=False):
+        err.print("Nothing printed.")
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _clear_after_failure(printer: Printer, exc: HardwareError) -> None:
+    """After a failed test print, try to empty the card path; note where the blank went."""
+    try:
+        position = printer.status().card_position.value
+    except HardwareError:
+        position = "unknown"
+    if position == "none":
+        exc.add_note("the blank is spoiled (in the reject bin or the output tray)")
+        return
+    try:
+        printer.reject()
+    except HardwareError:
+        exc.add_note("a card may still be in the printer: clear the card path by hand")
+    else:
+        exc.add_note("the card was sent to the reject bin")
+
+
+@driver_app.command("test-print")
+def test_print_cmd(
+    url: UrlArg,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Do not ask: it is fine to use one blank.")
+    ] = False,
+    spy_calls: SpyOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Print the built-in test card (feed → print → eject). USES ONE BLANK.
+
+    Shows the printer's counters before and after. Asks for confirmation unless --yes.
+    """
+    from printctl.render import render_test_card
+
+    _quiet_logs()
+    session = _Session(spy=spy_calls)
+    with _one_line_errors(session):
+        _require_kind(url, "printer", "test-print")
+        printer = session.printer(url)
+        _confirm_blank(url, yes)
+        printer.open()
+        caps = printer.capabilities()
+        # Render before feeding: a rendering problem must not cost a blank.
+        image = dataclasses.replace(
+            _fit_test_card(render_test_card(back=caps.duplex), caps.colour), label="test-card"
+        )
+        before = printer.status()
+        fed = False
+        try:
+            printer.feed()
+            fed = True
+            printer.print_card(image)
+            printer.eject()
+        except HardwareError as exc:
+            if fed or exc.card_may_have_moved:
+                _clear_after_failure(printer, exc)
+            raise
+        after = printer.status()
+        session.close()
+    rows = [
+        (key, old, new, new - old if isinstance(old, int) and isinstance(new, int) else None)
+        for (key, old), new in zip(
+            _counters(before).items(), _counters(after).values(), strict=True
+        )
+    ]
+    if json_out:
+        _print_json(
+            {
+                "url": url,
+                "label": image.label,
+                "before": _counters(before),
+                "after": _counters(after),
+                "change": {key: change for key, _, _, change in rows},
+                **session.calls_json(),
+            }
+        )
+        return
+    table = Table("counter", "before", "after", "change", title=f"test card printed: {escape(url)}")
+    for key, old, new, change in rows:
+        table.add_row(
+            key.replace("_", " "),
+            _or_unknown(old),
+            _or_unknown(new),
+            "" if change is None else f"{change:+d}",
+        )
+    out.print(table)
+    session.show_calls(out)
+    out.print("Check the card: colour patches, grey ramp, 1-dot grid, frame and corner marks.")
+
+
+# --------------------------------------------------------------------------- test-encode
+
+
+@driver_app.command("test-encode")
+def test_encode_cmd(url: UrlArg, spy_calls: SpyOpt = False, json_out: JsonOpt = False) -> None:
+    """Read the UID of the card on the reader, then run a harmless GET UID script (FFCA000000)."""
+    from drivers.conformance import GET_UID
+
+    _quiet_logs()
+    session = _Session(spy=spy_calls)
+    with _one_line_errors(session):
+        _require_kind(url, "encoder", "test-encode")
+        encoder = session.encoder(url)
+        encoder.open()
+        if not encoder.detect():
+            raise NoCard(f"{url}: no card in the reader's field; put one there and retry")
+        uid = encoder.read_uid()
+        script_uid = encoder.run_script([GET_UID])
+        session.close()
+    same = script_uid == uid
+    if json_out:
+        _print_json(
+            {
+                "url": url,
+                "uid": uid,
+                "script": "GET UID (FFCA000000) expecting 9000",
+                "script_uid": script_uid,
+                "consistent": same,
+                **session.calls_json(),
+            }
+        )
+    else:
+        out.print(f"UID {uid}")
+        out.print(f"GET UID (FFCA000000) answered 9000 with UID {script_uid}")
+        session.show_calls(out)
+    if not same:
+        _fail(f"run_script returned UID {script_uid} but read_uid gave {uid}", EXIT_FAILED)
+
+
+# --------------------------------------------------------------------------- console
+
+
+def _console_lines(commands: list[str] | None, interactive: bool) -> Iterator[str]:
+    if commands:
+        yield from commands
+        return
+    while True:
+        if interactive:
+            out.print("[bold]>[/] ", end="")
+        line = sys.stdin.readline()
+        if not line:  # EOF
+            return
+        yield line
+
+
+@driver_app.command("console")
+def console_cmd(
+    url: UrlArg,
+    command: Annotated[
+        list[str] | None,
+        typer.Option("--command", "-c", help="Send this command and exit (repeatable, in order)."),
+    ] = None,
+) -> None:
+    """Send raw commands (e.g. Rtp, Rco;c) to a protocol driver and show the replies.
+
+    Reads one command per line from stdin until EOF or `quit`, or sends the --command options
+    in order. A failing command prints one error line and the console goes on; the exit code
+    is then 1.
+    """
+    _quiet_logs()
+    session = _Session()
+    with _one_line_errors(session):
+        scheme = _scheme(url)
+        kinds = _kinds(scheme)
+        if not kinds:
+            raise _unknown(url, scheme)
+        driver = session.printer(url) if "printer" in kinds else session.encoder(url)
+        send: Callable[[str], object] | None = getattr(driver, "send_command", None)
+        if send is None or not callable(send):
+            raise DriverCliError(
+                f"driver {scheme!r} ({type(driver).__name__}) has no raw console;"
+                " only protocol drivers (evolis+usb, evolis+tcp, …) have one"
+            )
+        driver.open()
+    failures = 0
+    try:
+        interactive = not command and sys.stdin.isatty()
+        if interactive:
+            out.print(f"Connected to {escape(url)}. One command per line; `quit` or Ctrl-D ends.")
+        for raw in _console_lines(command, interactive):
+            text = raw.strip()
+            if not text or text.startswith("#"):
+                continue
+            if text.lower() in ("quit", "exit"):
+                break
+            try:
+                reply = send(text)
+            except HardwareError as exc:
+                # One bad command must not end a technician's session with the printer.
+                failures += 1
+                err.print(
+                    "[bold red]error:[/] "
+                    + escape(f"{text}: {_hardware_message(exc)} [{exc.code}]"),
+                    soft_wrap=True,
+                )
+                continue
+            out.print(escape(str(reply)), soft_wrap=True)
+    finally:
+        session.close()
+    if failures:
+        raise typer.Exit(EXIT_FAILED)
+
+
 # --------------------------------------------------------------------------- udev-rules
 
 
