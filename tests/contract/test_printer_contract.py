@@ -15,11 +15,13 @@ import pytest
 from drivers.conformance import PRINTER_CHECKS, Check
 from printctl.hardware import Printer
 from printctl.registry import make_printer
+from tests.integration.test_evolis_contract import evolis_contract_urls
 
 PRINTER_URLS: list[str] = [
     "mock://",
     "sim://?cards=5",
     "sim://?cards=3&encode=after&duplex=false",
+    *evolis_contract_urls(),  # Evolis simulators on TCP, pty (serial, file) and pyusb
     *os.environ.get("PRINTCTL_CONTRACT_PRINTERS", "").split(),
 ]
 
