@@ -97,7 +97,7 @@ __all__ = [
 _TIME_SHARE = {"feed": 0.25, "encode": 0.0, "print": 0.5, "eject": 0.25, "reject": 0.25}
 
 
-class DeviceNotOpen(HardwareError):  # noqa: N818 - named like the hardware.py tree
+class DeviceNotOpen(HardwareError):
     """A simulated device was used before :meth:`open` (a caller bug, never retryable)."""
 
     code = "not-open"
@@ -109,13 +109,13 @@ class CardSequenceError(PrinterError):
     code = "card-sequence"
 
 
-class ImageRejected(PrinterError):  # noqa: N818 - named like the hardware.py tree
+class ImageRejected(PrinterError):
     """The card image does not fit the printer (panel size, mode, colour or duplex)."""
 
     code = "image-rejected"
 
 
-class MalformedCommand(EncoderError):  # noqa: N818 - named like the hardware.py tree
+class MalformedCommand(EncoderError):
     """A chip command is not a well-formed APDU or its expected status word is not 2 bytes."""
 
     code = "malformed-apdu"

@@ -648,9 +648,10 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI; user errors print one line and exit 2."""
     from printctl.service import UserError
 
+    user_errors: tuple[type[Exception], ...] = (*USER_ERRORS, UserError)
     try:
         app(args=argv, prog_name="printctl", standalone_mode=True)
-    except (*USER_ERRORS, UserError) as exc:
+    except user_errors as exc:
         err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
