@@ -494,6 +494,33 @@ def jobs_list(
     out.print(table)
 
 
+@jobs_app.command("inspect")
+def jobs_inspect(
+    job_id: Annotated[int, typer.Argument(help="The job waiting for inspection.")],
+    found: Annotated[
+        str, typer.Option(help="What came out: issued, spoiled or none.", show_default=False)
+    ],
+    chip_uid: Annotated[
+        str | None, typer.Option(help="The chip UID read from the card, when found issued.")
+    ] = None,
+    note: Annotated[str, typer.Option(help="What you saw, for the audit log.")] = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Record what a person found for a card whose outcome was unknown."""
+    from printctl.service import inspect_job
+
+    with _context() as ctx:
+        facts = inspect_job(ctx, job_id, found, chip_uid=chip_uid, note=note)
+    if json_out:
+        _print_json({**facts.__dict__, "found": found})
+        return
+    counter = "unknown" if facts.printer_counter is None else str(facts.printer_counter)
+    out.print(
+        f"Job {job_id} on {facts.printer or '?'} (stopped while {facts.step or '?'}; printer "
+        f"counter {counter}): recorded as {found}."
+    )
+
+
 # ---------------------------------------------------------------------------- fake center
 
 

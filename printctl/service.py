@@ -38,6 +38,7 @@ from printctl.models import (
     utcnow,
 )
 from printctl.queue.batches import BatchFilters, create_batch, finish_batches, start_batch
+from printctl.queue.inspection import Found, InspectionContext, InspectionError, resolve_inspection
 from printctl.queue.recovery import recover_in_flight
 from printctl.queue.worker import PrinterWorker, RenderFailed, WorkerEvent, WorkerResult
 from printctl.records import RecordSummary, list_records
@@ -380,3 +381,29 @@ def requeue_note(job: Job) -> str:
     if job.state == JobState.PROCESSING.value and job.step:
         base += f", {job.step}"
     return base + ")"
+
+
+def inspect_job(
+    ctx: Context, job_id: int, found: str, *, chip_uid: str | None = None, note: str = ""
+) -> InspectionContext:
+    """Record what a person found for a job whose outcome was unknown."""
+    try:
+        outcome = Found(found)
+    except ValueError:
+        raise UserError(f"--found must be one of issued, spoiled, none (got {found!r})") from None
+    if outcome is not Found.ISSUED and chip_uid:
+        raise UserError("--chip-uid only goes with --found issued")
+    with session_scope(ctx.engine) as session:
+        try:
+            return resolve_inspection(
+                session,
+                job_id,
+                outcome,
+                actor=ctx.actor,
+                station=ctx.station,
+                clock=ctx.clock,
+                chip_uid=chip_uid.upper() if chip_uid else None,
+                note=note,
+            )
+        except InspectionError as exc:
+            raise UserError(str(exc)) from None

@@ -324,3 +324,50 @@ def test_restart_recovers_in_flight_jobs_without_reprinting(ctx: Context) -> Non
     run_worker(ctx, printer)
     assert job_states(ctx) == {"completed": 2, "needs-inspection": 1}
     assert printer.cards_inserted == 2
+
+
+@pytest.mark.parametrize(("found", "spoiled"), [("issued", 0), ("spoiled", 1), ("none", 0)])
+def test_inspection_gives_the_in_doubt_blank_its_one_entry(
+    ctx: Context, found: str, spoiled: int
+) -> None:
+    """What the person records decides the blank's entry and whether the record prints again."""
+    from printctl.service import inspect_job
+
+    batch_id = start(ctx, records=3, blanks=10)
+    run_worker(ctx, SimPrinter("sim://?cards=10&fault=print:2:timeout"))
+    with Session(ctx.engine) as session:
+        waiting = session.exec(select(Job).where(col(Job.state) == "needs-inspection")).one()
+    facts = inspect_job(
+        ctx, waiting.id or 0, found, chip_uid="04AABBCCDDEEFF" if found == "issued" else None
+    )
+    assert facts.printer == "p1" and facts.printer_counter == 2
+    assert stock(ctx).in_doubt == 0
+    from printctl.queue.batches import start_batch
+
+    with Session(ctx.engine) as session:
+        start_batch(session, batch_id, actor="t", station="s", clock=ctx.clock)
+        session.commit()
+    run_worker(ctx, SimPrinter("sim://?cards=10"))
+    totals = stock(ctx)
+    # Every record ends issued exactly once; only a card found spoiled costs a second blank.
+    assert (totals.issued, totals.spoiled, totals.in_doubt) == (3, spoiled, 0)
+    assert job_states(ctx) == {"completed": 3}
+    assert totals.on_hand == 10 - 3 - spoiled
+    with Session(ctx.engine) as session:
+        issued_per_job = session.exec(
+            select(LedgerEntry.job_id, func.count())
+            .where(col(LedgerEntry.kind) == "issued")
+            .group_by(LedgerEntry.job_id)
+        ).all()
+    assert sorted(n for _job, n in issued_per_job) == [1, 1, 1]
+
+
+def test_inspection_refuses_a_job_that_is_not_waiting(ctx: Context) -> None:
+    """Only a job in needs-inspection can be resolved, with a clear error otherwise."""
+    from printctl.service import UserError, inspect_job
+
+    start(ctx, records=1, blanks=2)
+    with pytest.raises(UserError, match="not waiting for inspection"):
+        inspect_job(ctx, 1, "issued")
+    with pytest.raises(UserError, match="--found must be one of"):
+        inspect_job(ctx, 1, "maybe")

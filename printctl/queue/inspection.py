@@ -1,0 +1,177 @@
+"""Resolving a job whose outcome was unknown: a person looked, and records what came out.
+
+A job in ``needs-inspection`` holds one blank *in doubt*. The person who inspected the
+printer (output tray, reject bin, inside the card path) records one of:
+
+* ``issued``: a good card came out. The blank is issued, the job completed, the record
+  printed (with the chip UID read from the card, when the person has it).
+* ``spoiled``: a ruined card came out. The blank is spoiled ("print-failed" by default) and
+  the job goes back to pending: the person has decided the record may be printed again.
+* ``none``: no card came out and none is inside: the blank never left the hopper. The job goes
+  back to pending.
+
+The printer's own card counter (as last read) is shown to help decide; the decision and who
+made it are in the audit log.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from sqlmodel import Session
+
+from printctl.audit import Clock, record_event
+from printctl.models import Batch, BatchState, Job, JobState, PrinterRow, RecordState, SpoilReason
+from printctl.queue.store import set_record_state, transition_job
+from printctl.stock import record_issued, record_spoiled
+
+
+class Found(enum.StrEnum):
+    """What the inspecting person found."""
+
+    ISSUED = "issued"
+    SPOILED = "spoiled"
+    NONE = "none"
+
+
+class InspectionError(Exception):
+    """The inspection cannot be recorded (no such job, not waiting for inspection, …)."""
+
+
+@dataclass(frozen=True)
+class InspectionContext:
+    """What the person sees before deciding."""
+
+    job_id: int
+    printer: str | None
+    step: str
+    error: str
+    printer_counter: int | None
+
+
+def inspection_context(session: Session, job_id: int) -> InspectionContext:
+    """The facts about a job waiting for inspection, including its printer's last counter."""
+    job = session.get(Job, job_id)
+    if job is None:
+        raise InspectionError(f"no job {job_id}")
+    if job.state != JobState.NEEDS_INSPECTION.value:
+        raise InspectionError(f"job {job_id} is {job.state}, not waiting for inspection")
+    row = session.get(PrinterRow, job.printer) if job.printer else None
+    return InspectionContext(
+        job_id=job_id,
+        printer=job.printer,
+        step=job.step,
+        error=job.error,
+        printer_counter=row.cards_inserted if row is not None else None,
+    )
+
+
+def resolve_inspection(
+    session: Session,
+    job_id: int,
+    found: Found,
+    *,
+    actor: str,
+    station: str,
+    clock: Clock,
+    chip_uid: str | None = None,
+    reason: SpoilReason = SpoilReason.PRINT_FAILED,
+    note: str = "",
+) -> InspectionContext:
+    """Record what the person found; the in-doubt blank gets its one ledger entry (or none)."""
+    facts = inspection_context(session, job_id)
+    job = session.get(Job, job_id)
+    assert job is not None
+    printer = job.printer or "unknown"
+    record_event(
+        session,
+        actor=actor,
+        station=station,
+        action="job.inspected",
+        entity="job",
+        entity_id=job_id,
+        outcome=found.value,
+        detail={"printer": printer, "counter": facts.printer_counter, "note": note},
+        clock=clock,
+    )
+    if found is Found.ISSUED:
+        record_issued(
+            session,
+            job_id=job_id,
+            printer=printer,
+            chip_uid=chip_uid,
+            actor=actor,
+            station=station,
+            clock=clock,
+        )
+        transition_job(
+            session,
+            job_id,
+            from_state=JobState.NEEDS_INSPECTION,
+            to_state=JobState.COMPLETED,
+            reason=f"inspection: card found issued ({note})" if note else "inspection: issued",
+            actor=actor,
+            station=station,
+            clock=clock,
+            columns={"chip_uid": chip_uid, "error": ""},
+        )
+        set_record_state(
+            session,
+            job.record_pk,
+            RecordState.PRINTED,
+            reason="confirmed at inspection",
+            actor=actor,
+            station=station,
+            clock=clock,
+            columns={"chip_uid": chip_uid, "printed_at": clock()},
+        )
+        return facts
+    if found is Found.SPOILED:
+        record_spoiled(
+            session,
+            quantity=1,
+            reason=reason,
+            job_id=job_id,
+            printer=printer,
+            note=f"found at inspection{': ' + note if note else ''}",
+            actor=actor,
+            station=station,
+            clock=clock,
+        )
+    transition_job(
+        session,
+        job_id,
+        from_state=JobState.NEEDS_INSPECTION,
+        to_state=JobState.PENDING,
+        reason=f"inspection found {found.value}; {actor} allows a new attempt",
+        actor=actor,
+        station=station,
+        clock=clock,
+        columns={"printer": None, "error": ""},
+    )
+    set_record_state(
+        session,
+        job.record_pk,
+        RecordState.QUEUED,
+        reason=f"inspection found {found.value}",
+        actor=actor,
+        station=station,
+        clock=clock,
+    )
+    batch = session.get(Batch, job.batch_id)
+    if batch is not None and batch.state == BatchState.DONE.value:
+        # The batch had finished around this job; it has work again and must be started.
+        batch.state = BatchState.OPEN.value
+        session.add(batch)
+        record_event(
+            session,
+            actor=actor,
+            station=station,
+            action="batch.reopened",
+            entity="batch",
+            entity_id=batch.id or 0,
+            detail={"job": job_id},
+            clock=clock,
+        )
+    return facts
