@@ -347,7 +347,7 @@ def stock_show(json_out: JsonOpt = False) -> None:
         _print_json(report)
         return
     table = Table("", "blanks", show_header=False)
-    for key in ("received", "issued", "spoiled", "returned", "in_doubt", "on_hand"):
+    for key in ("received", "issued", "spoiled", "returned", "in_doubt", "in_flight", "on_hand"):
         table.add_row(key.replace("_", " "), str(report[key]))
     out.print(table)
     for reason, n in sorted(report["spoiled_by_reason"].items()):

@@ -60,8 +60,18 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         # The driver is in autocommit mode (isolation_level=None), so we own BEGIN; IMMEDIATE
-        # takes the write lock up front, which makes read-then-write sequences atomic.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # takes the write lock up front, which makes read-then-write sequences atomic. Pure
+        # readers (see read_session) begin DEFERRED so that they never block a writer.
+        mode = connection.get_execution_options().get(_BEGIN_OPTION, "IMMEDIATE")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+_BEGIN_OPTION = "printctl_sqlite_begin"
+
+
+def read_session(engine: Engine) -> Session:
+    """A session for reading only: on SQLite it does not take the write lock."""
+    return Session(engine.execution_options(**{_BEGIN_OPTION: "DEFERRED"}), expire_on_commit=False)
 
 
 def is_sqlite(engine: Engine) -> bool:

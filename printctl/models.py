@@ -59,6 +59,16 @@ class JobStep(enum.StrEnum):
     REJECTING = "rejecting"
 
 
+#: Steps during which a blank is out of the hopper and its outcome not yet in the ledger.
+CARD_STEPS = (
+    JobStep.FEEDING,
+    JobStep.ENCODING,
+    JobStep.PRINTING,
+    JobStep.EJECTING,
+    JobStep.REJECTING,
+)
+
+
 class BatchState(enum.StrEnum):
     """A batch's life."""
 
@@ -188,6 +198,9 @@ class Job(SQLModel, table=True):
     attempts: int = 0
     printer: str | None = Field(default=None, max_length=100)
     station: str | None = Field(default=None, max_length=100)
+    #: The worker run that claimed the job; its transitions check it, so no other run can
+    #: move a job it does not own.
+    owner: str | None = Field(default=None, max_length=64)
     chip_uid: str | None = Field(default=None, max_length=40)
     error: str = Field(default="", max_length=1000)
     created_at: datetime = Field(default_factory=utcnow)

@@ -19,13 +19,13 @@ from typing import Any
 
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import Engine, func
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from printctl.audit import Clock, record_event
 from printctl.config import ConfigError, PrinterConfig, Settings
 from printctl.crypto import DataCipher
-from printctl.db import make_engine, migrate, session_scope
-from printctl.hardware import CardImage, DriverConfigError
+from printctl.db import make_engine, migrate, read_session, session_scope
+from printctl.hardware import CardImage, DriverConfigError, Encoder, Printer
 from printctl.intake.bundle import BundleLimits, load_public_key
 from printctl.intake.importer import ImportOutcome, import_bundle
 from printctl.models import (
@@ -37,9 +37,16 @@ from printctl.models import (
     TrustedKey,
     utcnow,
 )
-from printctl.queue.batches import BatchFilters, create_batch, finish_batches, start_batch
+from printctl.queue.batches import (
+    BatchError,
+    BatchFilters,
+    create_batch,
+    finish_batches,
+    start_batch,
+)
 from printctl.queue.inspection import Found, InspectionContext, InspectionError, resolve_inspection
 from printctl.queue.recovery import recover_in_flight
+from printctl.queue.station_lock import StationBusy, station_lock
 from printctl.queue.worker import PrinterWorker, RenderFailed, WorkerEvent, WorkerResult
 from printctl.records import RecordSummary, list_records
 from printctl.registry import make_encoder, make_printer
@@ -158,7 +165,7 @@ def import_bundles(ctx: Context, paths: Sequence[Path]) -> list[ImportOutcome]:
 
 def records(ctx: Context, state: str | None = None) -> list[RecordSummary]:
     """Stored and quarantined records."""
-    with Session(ctx.engine) as session:
+    with read_session(ctx.engine) as session:
         return list_records(session, state=state)
 
 
@@ -218,13 +225,13 @@ def receive_stock(ctx: Context, count: int, lot: str, note: str = "") -> StockBa
 
 def stock(ctx: Context) -> StockBalance:
     """The ledger's balance now."""
-    with Session(ctx.engine) as session:
+    with read_session(ctx.engine) as session:
         return balance(session)
 
 
 def stock_report(ctx: Context) -> dict[str, Any]:
     """Balance plus spoiled blanks by reason, JSON-ready."""
-    with Session(ctx.engine) as session:
+    with read_session(ctx.engine) as session:
         out = balance(session).as_dict()
         out["spoiled_by_reason"] = spoiled_by_reason(session)
         return out
@@ -308,6 +315,25 @@ def run_batches(
             devices.append((config, make_printer(config.url), make_encoder(config.encoder)))
         except DriverConfigError as exc:
             raise UserError(f"printer {config.name!r}: {exc}") from None
+    try:
+        with station_lock(ctx.engine, ctx.station):
+            return _run_locked(
+                ctx, batch_ids, devices, notify=notify, stop=stop, issue_date=issue_date
+            )
+    except StationBusy as exc:
+        raise UserError(str(exc)) from None
+
+
+def _run_locked(
+    ctx: Context,
+    batch_ids: Sequence[int],
+    devices: list[tuple[PrinterConfig, Printer, Encoder]],
+    *,
+    notify: Callable[[WorkerEvent], None] | None,
+    stop: threading.Event | None,
+    issue_date: date | None,
+) -> RunResult:
+    """run_batches' body, with the station lock held."""
     with session_scope(ctx.engine) as session:
         # A previous run of this station may have died mid-card: examine, never re-run blindly.
         recover_in_flight(session, station=ctx.station, actor=ctx.actor, clock=ctx.clock)
@@ -316,7 +342,7 @@ def run_batches(
                 start_batch(
                     session, batch_id, actor=ctx.actor, station=ctx.station, clock=ctx.clock
                 )
-            except Exception as exc:
+            except BatchError as exc:
                 raise UserError(str(exc)) from None
     render = make_card_renderer(issue_date or ctx.clock().date())
     stop = stop or threading.Event()
@@ -340,8 +366,15 @@ def run_batches(
     threads = [threading.Thread(target=w.run, name=f"worker-{w.name}") for w in workers]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join()
+    try:
+        for thread in threads:
+            thread.join()
+    except KeyboardInterrupt:
+        # Ctrl-C: each printer finishes the card it holds and takes no new job.
+        stop.set()
+        for thread in threads:
+            thread.join()
+        raise
     with session_scope(ctx.engine) as session:
         finish_batches(
             session, list(batch_ids), actor=ctx.actor, station=ctx.station, clock=ctx.clock
@@ -351,7 +384,7 @@ def run_batches(
 
 def job_counts(ctx: Context, batch_ids: Sequence[int] | None = None) -> dict[str, int]:
     """Jobs per state, for all batches or the given ones."""
-    with Session(ctx.engine) as session:
+    with read_session(ctx.engine) as session:
         query = select(Job.state, func.count()).group_by(Job.state)
         if batch_ids is not None:
             query = query.where(col(Job.batch_id).in_(list(batch_ids)))
@@ -360,13 +393,13 @@ def job_counts(ctx: Context, batch_ids: Sequence[int] | None = None) -> dict[str
 
 def batches(ctx: Context) -> list[Batch]:
     """Every batch, newest first."""
-    with Session(ctx.engine) as session:
+    with read_session(ctx.engine) as session:
         return list(session.exec(select(Batch).order_by(col(Batch.id).desc())).all())
 
 
 def jobs(ctx: Context, *, batch_id: int | None = None, state: str | None = None) -> list[Job]:
     """Jobs, oldest first, optionally of one batch or state."""
-    with Session(ctx.engine) as session:
+    with read_session(ctx.engine) as session:
         query = select(Job).order_by(col(Job.id))
         if batch_id is not None:
             query = query.where(col(Job.batch_id) == batch_id)

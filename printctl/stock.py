@@ -17,7 +17,15 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from printctl.audit import Clock, record_event
-from printctl.models import Job, JobState, LedgerEntry, LedgerKind, SpoilReason, utcnow
+from printctl.models import (
+    CARD_STEPS,
+    Job,
+    JobState,
+    LedgerEntry,
+    LedgerKind,
+    SpoilReason,
+    utcnow,
+)
 
 
 class StockError(Exception):
@@ -33,11 +41,20 @@ class StockBalance:
     spoiled: int
     returned: int
     in_doubt: int
+    #: Blanks in a printer right now (a job between feeding and its outcome).
+    in_flight: int = 0
 
     @property
     def on_hand(self) -> int:
         """Blanks that should physically be in the office (vault and hoppers)."""
-        return self.received - self.issued - self.spoiled - self.returned - self.in_doubt
+        return (
+            self.received
+            - self.issued
+            - self.spoiled
+            - self.returned
+            - self.in_doubt
+            - self.in_flight
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form, with ``on_hand``."""
@@ -56,12 +73,19 @@ def balance(session: Session) -> StockBalance:
     in_doubt = session.exec(
         select(func.count()).where(col(Job.state) == JobState.NEEDS_INSPECTION.value)
     ).one()
+    in_flight = session.exec(
+        select(func.count()).where(
+            col(Job.state) == JobState.PROCESSING.value,
+            col(Job.step).in_([s.value for s in CARD_STEPS]),
+        )
+    ).one()
     return StockBalance(
         received=int(totals.get(LedgerKind.RECEIVED.value, 0)),
         issued=int(totals.get(LedgerKind.ISSUED.value, 0)),
         spoiled=int(totals.get(LedgerKind.SPOILED.value, 0)),
         returned=int(totals.get(LedgerKind.RETURNED.value, 0)),
         in_doubt=int(in_doubt),
+        in_flight=int(in_flight),
     )
 
 

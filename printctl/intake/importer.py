@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from printctl.audit import Clock, EventSpec, record_event, record_events
 from printctl.crypto import DataCipher
+from printctl.db import read_session
 from printctl.domain import RecordData
 from printctl.intake.bundle import BundleLimits, BundleRejected, ParsedBundle, read_bundle
 from printctl.logs import get_logger
@@ -34,11 +35,19 @@ from printctl.models import (
     TrustedKey,
     utcnow,
 )
+from printctl.queue.store import TransitionConflict, transition_job
 from printctl.records import seal_record
 
 log = get_logger(__name__)
 
 # States of an older version that a newer version simply replaces (nothing was printed).
+# States of a lower version that mean its card exists or may exist.
+_CARD_EXISTS = {
+    RecordState.PRINTED.value,
+    RecordState.PRINTED_OUTDATED.value,
+    RecordState.NEEDS_INSPECTION.value,
+}
+
 _REPLACEABLE = {
     RecordState.READY.value,
     RecordState.AWAITING_APPROVAL.value,
@@ -87,7 +96,7 @@ def import_bundle(
     clock: Clock = utcnow,
 ) -> ImportOutcome:
     """Verify and store one bundle file; never raises for a bad bundle (it is ``rejected``)."""
-    with Session(engine, expire_on_commit=False) as session:
+    with read_session(engine) as session:
         keys = trusted_keys(session)
         session.commit()
     try:
@@ -113,9 +122,16 @@ def import_bundle(
             session.commit()
         log.warning("bundle rejected", file=path.name, reason=exc.reason)
         return ImportOutcome(str(path), "rejected", bundle_id=exc.bundle_id, reason=exc.reason)
+    # Encrypt before taking the database's write lock: sealing 10,000 photos takes a while.
+    sealed = {
+        (r.record_id, r.version): seal_record(
+            r, cipher, bundle_id=parsed.bundle_id, state=RecordState.READY
+        )
+        for r in parsed.records
+    }
     with Session(engine, expire_on_commit=False) as session:
         try:
-            outcome = _store(session, path, parsed, cipher, actor, station, clock)
+            outcome = _store(session, path, parsed, sealed, actor, station, clock)
             session.commit()
         except BaseException:
             session.rollback()
@@ -135,7 +151,7 @@ def _store(
     session: Session,
     path: Path,
     parsed: ParsedBundle,
-    cipher: DataCipher,
+    sealed: dict[tuple[str, int], dict[str, Any]],
     actor: str,
     station: str,
     clock: Clock,
@@ -177,14 +193,20 @@ def _store(
 
     now = clock()
     records = _new_versions(session, parsed.records, outcome)
-    _supersede(session, records, outcome, actor, station, clock)
+    newest: dict[str, tuple[int, str]] = {}
+    for record, state, _why in records:
+        if state is not RecordState.SUPERSEDED:
+            newest[record.record_id] = (record.version, "")
+    for q in parsed.quarantined:
+        if q.record_id and q.version and q.version > newest.get(q.record_id, (0, ""))[0]:
+            newest[q.record_id] = (q.version, f" (quarantined: {q.reason})")
+    _supersede(session, newest, outcome, actor, station, clock)
     rows = []
-    for record, state in records:
-        row = seal_record(record, cipher, bundle_id=parsed.bundle_id, state=state)
+    for record, state, why in records:
+        row = sealed[(record.record_id, record.version)]
+        row["state"] = state.value
         row["imported_at"] = now
-        row["state_reason"] = (
-            "" if state is not RecordState.SUPERSEDED else "a higher version was already imported"
-        )
+        row["state_reason"] = why
         rows.append(row)
     if rows:
         # Core executemany, not the ORM's bulk path: a third of the cost for 10,000 rows.
@@ -251,7 +273,7 @@ def _store(
                 outcome=state.value,
                 detail={"bundle_id": parsed.bundle_id},
             )
-            for record, state in records
+            for record, state, _why in records
         ]
         + [
             EventSpec(
@@ -272,10 +294,11 @@ def _store(
 
 def _new_versions(
     session: Session, records: list[RecordData], outcome: ImportOutcome
-) -> list[tuple[RecordData, RecordState]]:
-    """The records not stored yet, each with the state it starts in."""
+) -> list[tuple[RecordData, RecordState, str]]:
+    """The records not stored yet, each with the state it starts in and why."""
     ids = sorted({r.record_id for r in records})
     stored: dict[str, dict[int, str]] = defaultdict(dict)
+    busy: set[str] = set()  # record ids with a card in a printer or under inspection
     for chunk_start in range(0, len(ids), 500):
         chunk = ids[chunk_start : chunk_start + 500]
         for record_id, version, state in session.exec(
@@ -284,12 +307,24 @@ def _new_versions(
             )
         ):
             stored[record_id][version] = state
+        busy.update(
+            session.exec(
+                select(Record.record_id)
+                .join(Job, col(Job.record_pk) == col(Record.id))
+                .where(
+                    col(Record.record_id).in_(chunk),
+                    col(Job.state).in_(
+                        [JobState.PROCESSING.value, JobState.NEEDS_INSPECTION.value]
+                    ),
+                )
+            ).all()
+        )
     newest_in_bundle: dict[str, int] = {}
     for record in records:
         newest_in_bundle[record.record_id] = max(
             record.version, newest_in_bundle.get(record.record_id, 0)
         )
-    out: list[tuple[RecordData, RecordState]] = []
+    out: list[tuple[RecordData, RecordState, str]] = []
     for record in records:
         versions = stored.get(record.record_id, {})
         if record.version in versions:
@@ -298,29 +333,35 @@ def _new_versions(
             )
             continue
         newest = max([newest_in_bundle[record.record_id], *versions.keys()])
+        lower_states = {state for version, state in versions.items() if version < record.version}
         if record.version < newest:
-            state = RecordState.SUPERSEDED
-        elif record.request_type.is_reprint:
+            state, why = RecordState.SUPERSEDED, "a higher version was already imported"
+        elif lower_states & _CARD_EXISTS or record.record_id in busy:
+            # The person may already hold (or be about to hold) a card from a lower version:
+            # printing this one is a reprint, and a person decides.
             state = RecordState.AWAITING_APPROVAL
+            why = "a card of a lower version exists or may exist: reprint decision needed"
+        elif record.request_type.is_reprint:
+            state, why = RecordState.AWAITING_APPROVAL, ""
         else:
-            state = RecordState.READY
-        out.append((record, state))
+            state, why = RecordState.READY, ""
+        out.append((record, state, why))
     return out
 
 
 def _supersede(
     session: Session,
-    records: list[tuple[RecordData, RecordState]],
+    newest: dict[str, tuple[int, str]],
     outcome: ImportOutcome,
     actor: str,
     station: str,
     clock: Clock,
 ) -> None:
-    """Older stored versions of the incoming records: replace or report them (spec §3)."""
-    newest: dict[str, int] = {}
-    for record, state in records:
-        if state is not RecordState.SUPERSEDED:
-            newest[record.record_id] = record.version
+    """Lower stored versions of incoming records: replace or report them (spec §3).
+
+    ``newest`` maps a record id to its highest incoming version and a note (a quarantined
+    higher version supersedes too: the center has replaced the data, even if badly).
+    """
     if not newest:
         return
     ids = sorted(newest)
@@ -328,24 +369,33 @@ def _supersede(
         chunk = ids[chunk_start : chunk_start + 500]
         older = session.exec(select(Record).where(col(Record.record_id).in_(chunk))).all()
         for row in older:
-            if row.version >= newest[row.record_id]:
+            version, note = newest[row.record_id]
+            if row.version >= version:
                 continue
             label = f"{row.record_id} v{row.version}"
             if row.state in _REPLACEABLE:
-                reason = f"superseded by version {newest[row.record_id]}"
-                _cancel_pending_jobs(session, row, reason, actor, station, clock)
+                reason = f"superseded by version {version}{note}"
+                if not _cancel_pending_jobs(session, row, reason, actor, station, clock):
+                    # A printer took the job meanwhile: its card will exist; report it.
+                    outcome.warnings.append(f"{label} is being printed; {reason}")
+                    continue
                 new_state = RecordState.SUPERSEDED.value
                 outcome.superseded.append(label)
             elif row.state == RecordState.PRINTED.value:
                 reason = (
-                    f"printed, then version {newest[row.record_id]} arrived: "
+                    f"printed, then version {version} arrived{note}: "
                     "the card carries outdated data and needs a reprint decision"
                 )
                 new_state = RecordState.PRINTED_OUTDATED.value
                 outcome.printed_outdated.append(label)
                 outcome.warnings.append(f"{label} was already printed; {reason}")
             else:
-                # Superseded already, or mid-print / under inspection: a person decides.
+                # Superseded already, or a card in a printer / under inspection: a person
+                # decides once its outcome is known.
+                if row.state not in (RecordState.SUPERSEDED.value,):
+                    outcome.warnings.append(
+                        f"{label} is {row.state}; version {version} waits for a decision"
+                    )
                 continue
             session.execute(
                 update(Record)
@@ -366,22 +416,28 @@ def _supersede(
 
 def _cancel_pending_jobs(
     session: Session, row: Record, reason: str, actor: str, station: str, clock: Clock
-) -> None:
+) -> bool:
+    """Cancel the record's pending jobs; False if one was claimed by a printer meanwhile."""
     jobs = session.exec(
-        select(Job).where(col(Job.record_pk) == row.id, col(Job.state) == JobState.PENDING.value)
-    ).all()
-    for job in jobs:
-        job.state = JobState.CANCELED.value
-        job.error = reason
-        job.updated_at = clock()
-        session.add(job)
-        record_event(
-            session,
-            actor=actor,
-            station=station,
-            action="job.canceled",
-            entity="job",
-            entity_id=job.id or 0,
-            detail={"reason": reason},
-            clock=clock,
+        select(Job.id).where(
+            col(Job.record_pk) == row.id,
+            col(Job.state).in_([JobState.PENDING.value, JobState.PROCESSING.value]),
         )
+    ).all()
+    for job_id in jobs:
+        assert job_id is not None
+        try:
+            transition_job(
+                session,
+                job_id,
+                from_state=JobState.PENDING,
+                to_state=JobState.CANCELED,
+                reason=reason,
+                actor=actor,
+                station=station,
+                clock=clock,
+                columns={"error": reason[:1000]},
+            )
+        except TransitionConflict:
+            return False
+    return True

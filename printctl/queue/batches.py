@@ -52,7 +52,23 @@ def create_batch(
     query = query.order_by(col(Record.imported_at), col(Record.id))
     if filters.limit:
         query = query.limit(filters.limit)
-    records = session.exec(query).all()
+    if session.get_bind().dialect.name == "postgresql":
+        # Two operators creating batches at once must not both take the same record.
+        query = query.with_for_update(skip_locked=True)
+    candidates = session.exec(query).all()
+    # Claim the records first (only those still ready), then make jobs for exactly those.
+    claimed = set(
+        session.execute(
+            update(Record)
+            .where(
+                col(Record.id).in_([r.id for r in candidates]),
+                col(Record.state) == RecordState.READY.value,
+            )
+            .values(state=RecordState.QUEUED.value)
+            .returning(col(Record.id))
+        ).scalars()
+    )
+    records = [r for r in candidates if r.id in claimed]
     if not records:
         raise BatchError(f"no ready records match {filters.as_dict() or 'the batch'}")
     batch = Batch(
@@ -69,11 +85,6 @@ def create_batch(
     for record in records:
         assert record.id is not None
         session.add(Job(batch_id=batch.id, record_pk=record.id, created_at=now, updated_at=now))
-    session.execute(
-        update(Record)
-        .where(col(Record.id).in_([r.id for r in records]), col(Record.state) == "ready")
-        .values(state=RecordState.QUEUED.value)
-    )
     record_events(
         session,
         [

@@ -15,7 +15,7 @@ from printctl.audit import Clock
 from printctl.models import Job, JobState, JobStep, RecordState
 from printctl.queue.store import set_record_state, transition_job
 
-_BEFORE_ANY_CARD = {JobStep.NONE.value, JobStep.RENDERING.value}
+_BEFORE_ANY_CARD = {JobStep.NONE.value, JobStep.RENDERING.value}  # no blank has moved yet
 
 
 @dataclass

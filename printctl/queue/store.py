@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import exists, update
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from printctl.audit import Clock, record_event
@@ -28,7 +29,9 @@ JOB_TRANSITIONS: dict[JobState, frozenset[JobState]] = {
             JobState.NEEDS_INSPECTION,
         }
     ),
-    JobState.NEEDS_INSPECTION: frozenset({JobState.COMPLETED, JobState.PENDING, JobState.ABORTED}),
+    JobState.NEEDS_INSPECTION: frozenset(
+        {JobState.COMPLETED, JobState.PENDING, JobState.ABORTED, JobState.CANCELED}
+    ),
     JobState.ABORTED: frozenset({JobState.PENDING}),
     JobState.COMPLETED: frozenset(),
     JobState.CANCELED: frozenset(),
@@ -52,21 +55,25 @@ def transition_job(
     reason: str = "",
     audit: bool = True,
     columns: dict[str, Any] | None = None,
+    owner: str | None = None,
 ) -> None:
     """Move one job atomically, or raise :class:`TransitionConflict`.
 
     ``columns`` are further job columns set in the same statement (printer, chip UID, …).
+    ``owner``, when given, must be the run that claimed the job.
     """
     values = columns or {}
     if to_state not in JOB_TRANSITIONS[from_state]:
         raise ValueError(f"job transition {from_state} → {to_state} is not allowed")
+    statement = update(Job).where(col(Job.id) == job_id, col(Job.state) == from_state.value)
+    if owner is not None:
+        statement = statement.where(col(Job.owner) == owner)
     result = session.execute(
-        update(Job)
-        .where(col(Job.id) == job_id, col(Job.state) == from_state.value)
-        .values(state=to_state.value, step=step.value, updated_at=clock(), **values)
+        statement.values(state=to_state.value, step=step.value, updated_at=clock(), **values)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise TransitionConflict(f"job {job_id} is no longer {from_state}")
+        whose = f" of run {owner}" if owner else ""
+        raise TransitionConflict(f"job {job_id}{whose} is no longer {from_state}")
     if audit:
         detail: dict[str, Any] = {"from": from_state.value, "step": step.value}
         if reason:
@@ -122,19 +129,29 @@ def claim_next_job(
     batch_ids: Iterable[int] | None,
     printer: str,
     station: str,
+    owner: str,
     clock: Clock,
 ) -> Job | None:
     """Atomically take the next pending job of a running batch for ``printer``, or None.
 
-    On SQLite the surrounding transaction holds the write lock (``BEGIN IMMEDIATE``); on
-    PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets concurrent claimers pass each other.
+    Only a job whose record is still ``queued`` and has no higher version is taken: a record
+    superseded while its job waited is never printed. On SQLite the surrounding transaction
+    holds the write lock (``BEGIN IMMEDIATE``); on PostgreSQL ``FOR UPDATE SKIP LOCKED``
+    (on the job and its record) lets concurrent claimers pass each other.
     """
+    newer = aliased(Record)
     query = (
         select(Job)
         .join(Batch, col(Batch.id) == col(Job.batch_id))
+        .join(Record, col(Record.id) == col(Job.record_pk))
         .where(
             col(Job.state) == JobState.PENDING.value,
             col(Batch.state) == BatchState.RUNNING.value,
+            col(Record.state) == RecordState.QUEUED.value,
+            ~exists().where(
+                col(newer.record_id) == col(Record.record_id),
+                col(newer.version) > col(Record.version),
+            ),
         )
         .order_by(col(Batch.priority).desc(), col(Job.id))
         .limit(1)
@@ -142,7 +159,7 @@ def claim_next_job(
     if batch_ids is not None:
         query = query.where(col(Job.batch_id).in_(list(batch_ids)))
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=Job)
+        query = query.with_for_update(skip_locked=True, of=[Job, Record])
     job = session.exec(query).first()
     if job is None or job.id is None:
         return None
@@ -155,7 +172,12 @@ def claim_next_job(
         actor=f"worker:{printer}",
         station=station,
         clock=clock,
-        columns={"printer": printer, "station": station, "attempts": job.attempts + 1},
+        columns={
+            "printer": printer,
+            "station": station,
+            "owner": owner,
+            "attempts": job.attempts + 1,
+        },
     )
     session.refresh(job)
     return job

@@ -24,6 +24,7 @@ extra blanks are recorded as spoiled, so the ledger always matches the hardware.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -32,6 +33,7 @@ from sqlmodel import Session, col, select
 
 from printctl.audit import Clock
 from printctl.crypto import DataCipher
+from printctl.db import read_session
 from printctl.domain import RecordData
 from printctl.hardware import (
     CardImage,
@@ -40,6 +42,7 @@ from printctl.hardware import (
     Encoder,
     EncoderError,
     HardwareError,
+    NoCard,
     Printer,
     RibbonOut,
 )
@@ -67,9 +70,6 @@ from printctl.stock import balance, record_issued, record_spoiled
 log = get_logger(__name__)
 
 Renderer = Callable[[RecordData], CardImage]
-
-# Steps during which a blank is out of the hopper and not yet accounted for in the ledger.
-_CARD_STEPS = [JobStep.FEEDING, JobStep.ENCODING, JobStep.PRINTING, JobStep.EJECTING]
 
 
 class RenderFailed(Exception):
@@ -133,6 +133,7 @@ class PrinterWorker:
         notify: Callable[[WorkerEvent], None] | None = None,
         retry_sleep: Callable[[float], None] | None = None,
         retry_limit: int = 3,
+        spoil_breaker: int = 5,
     ) -> None:
         self.engine = engine
         self.cipher = cipher
@@ -149,6 +150,9 @@ class PrinterWorker:
         self.retry_sleep = retry_sleep or (lambda seconds: self.stop.wait(seconds))
         self.retry_limit = retry_limit
         self.actor = f"worker:{name}"
+        self.owner = uuid.uuid4().hex  # this run's claim token: only it may move its jobs
+        self.spoil_breaker = spoil_breaker
+        self._spoiled_in_a_row = 0
         self.result = WorkerResult(printer=name)
 
     # ------------------------------------------------------------------ main loop
@@ -182,6 +186,11 @@ class PrinterWorker:
                 except _StopPrinter as exc:
                     self._stop_printer(str(exc))
                     break
+                except Exception as exc:  # a bug or a database failure: stop, never hide it
+                    log.exception("worker failed", printer=self.name, job=job.id)
+                    self._stop_printer(f"internal error on job {job.id}: {exc!r}")
+                    self._after_unexpected(job, exc)
+                    break
         finally:
             try:
                 self.result.counter_end = self._read_counter()
@@ -196,6 +205,23 @@ class PrinterWorker:
             except HardwareError as exc:  # closing must not hide the real outcome
                 log.warning("close failed", printer=self.name, error=str(exc))
 
+    def _after_unexpected(self, job: Job, exc: Exception) -> None:
+        """Leave a job that failed unexpectedly in a state a person will see."""
+        assert job.id is not None
+        with Session(self.engine) as session:
+            current = session.get(Job, job.id)
+        if current is None or current.state != JobState.PROCESSING.value:
+            return
+        try:
+            if current.step in (JobStep.NONE.value, JobStep.RENDERING.value):
+                self._abort(job, f"internal error before any card moved: {exc!r}")
+            else:
+                self._needs_inspection(
+                    job, JobStep(current.step), f"internal error while {current.step}: {exc!r}"
+                )
+        except Exception:  # the database itself may be what failed; recovery will see it
+            log.exception("could not record the failure", printer=self.name, job=job.id)
+
     def _claim(self) -> Job | None:
         with Session(self.engine, expire_on_commit=False) as session:
             job = claim_next_job(
@@ -203,6 +229,7 @@ class PrinterWorker:
                 batch_ids=self.batch_ids,
                 printer=self.name,
                 station=self.station,
+                owner=self.owner,
                 clock=self.clock,
             )
             session.commit()
@@ -212,37 +239,40 @@ class PrinterWorker:
 
     def _process(self, job: Job) -> None:
         assert job.id is not None
-        with Session(self.engine) as session:
+        with read_session(self.engine) as session:
             row = session.get(Record, job.record_pk)
             assert row is not None
             record = open_record(row, self.cipher)
         try:
             image = self.render(record)
         except RenderFailed as exc:
-            self._abort(job, f"render failed: {exc}", spoiled_blank=False)
+            self._abort(job, f"render failed: {exc}")
             return
         try:
+            capabilities = self.printer.capabilities()
             before = self._read_counter()
         except HardwareError as exc:
             self._hand_back(job, f"status read failed: {exc}")
             raise _StopPrinter(f"{exc.code}: {exc}") from exc
-        if not self._enter_card_step(job, JobStep.FEEDING):
-            return
+        station = capabilities.encoder_station
+        if station is None:
+            # An e-KTP without its chip written is no card: never print one.
+            self._hand_back(job, "the printer has no chip-encoding station")
+            raise _StopPrinter("this printer has no chip-encoding station; e-KTP cards need one")
+        encode_first = capabilities.encode_before_print
+        self._enter_feeding(job)
 
         step = JobStep.FEEDING
         try:
             self._retrying(job, self.printer.feed)
-            capabilities = self.printer.capabilities()
-            encode_first = capabilities.encode_before_print
-            station = capabilities.encoder_station
             chip_uid: str | None = None
-            if encode_first and station is not None:
+            if encode_first:
                 step = self._step(job, JobStep.ENCODING)
                 self.printer.move_to_encoder(station)
                 chip_uid = self.encoder.run_script(record.chip_script)
             step = self._step(job, JobStep.PRINTING)
             self.printer.print_card(image)
-            if not encode_first and station is not None:
+            if not encode_first:
                 step = self._step(job, JobStep.ENCODING)
                 self.printer.move_to_encoder(station)
                 chip_uid = self.encoder.run_script(record.chip_script)
@@ -289,23 +319,18 @@ class PrinterWorker:
                 actor=self.actor,
                 station=self.station,
                 clock=self.clock,
+                owner=self.owner,
                 audit=False,  # steps are journaled by the outcome event; keeps the log readable
             )
             session.commit()
         return step
 
-    def _enter_card_step(self, job: Job, step: JobStep) -> bool:
+    def _enter_feeding(self, job: Job) -> None:
         """Commit ``feeding`` if a blank is on hand for it; else hand the job back and stop."""
         assert job.id is not None
         with Session(self.engine) as session:
-            in_flight = session.exec(
-                select(func.count()).where(
-                    col(Job.state) == JobState.PROCESSING.value,
-                    col(Job.step).in_([s.value for s in _CARD_STEPS]),
-                )
-            ).one()
-            on_hand = balance(session).on_hand - in_flight
-            if on_hand <= 0:
+            # on_hand already excludes the blanks other printers hold right now.
+            if balance(session).on_hand <= 0:
                 session.rollback()
                 self._hand_back(job, "no blanks on hand")
                 raise _StopPrinter("out of stock: no blanks on hand in the ledger")
@@ -314,19 +339,22 @@ class PrinterWorker:
                 job.id,
                 from_state=JobState.PROCESSING,
                 to_state=JobState.PROCESSING,
-                step=step,
+                step=JobStep.FEEDING,
                 actor=self.actor,
                 station=self.station,
                 clock=self.clock,
+                owner=self.owner,
                 audit=False,
             )
             session.commit()
-        return True
 
     # ------------------------------------------------------------------ outcomes
 
-    def _blanks_taken(self, before: int | None) -> int:
-        """How many blanks the printer took for this job, from its own counter when it has one."""
+    def _blanks_taken(self, before: int | None, *, at_least: int) -> int:
+        """How many blanks the printer took for this job, from its own counter when it has one.
+
+        Without a counter reading, one blank is assumed (the card the job fed).
+        """
         try:
             after = self._read_counter()
         except HardwareError as exc:
@@ -334,13 +362,13 @@ class PrinterWorker:
             return 1
         if before is None or after is None:
             return 1
-        return max(1, after - before)
+        return max(at_least, after - before)
 
     def _complete(
         self, job: Job, record: RecordData, chip_uid: str | None, before: int | None
     ) -> None:
         assert job.id is not None
-        taken = self._blanks_taken(before)
+        taken = self._blanks_taken(before, at_least=1)
         with Session(self.engine) as session:
             if taken > 1:
                 record_spoiled(
@@ -354,7 +382,6 @@ class PrinterWorker:
                     station=self.station,
                     clock=self.clock,
                 )
-                self.result.spoiled += taken - 1
             record_issued(
                 session,
                 job_id=job.id,
@@ -372,18 +399,29 @@ class PrinterWorker:
                 actor=self.actor,
                 station=self.station,
                 clock=self.clock,
+                owner=self.owner,
                 columns={"chip_uid": chip_uid, "error": ""},
             )
+            # A higher version may have arrived while this card was in the printer: the card
+            # exists either way, but then it carries outdated data and needs a decision.
+            state, reason = RecordState.PRINTED, ""
+            if _has_newer_version(session, job.record_pk):
+                state = RecordState.PRINTED_OUTDATED
+                reason = "a higher version arrived while this card was printed"
             set_record_state(
                 session,
                 job.record_pk,
-                RecordState.PRINTED,
+                state,
+                reason=reason,
                 actor=self.actor,
                 station=self.station,
                 clock=self.clock,
                 columns={"chip_uid": chip_uid, "printed_at": self.clock()},
             )
             session.commit()
+        if taken > 1:
+            self.result.spoiled += taken - 1
+        self._spoiled_in_a_row = 0
         self.result.completed += 1
         log.info(
             "card issued",
@@ -398,37 +436,44 @@ class PrinterWorker:
     def _card_failed(self, job: Job, step: JobStep, exc: HardwareError, before: int | None) -> None:
         assert job.id is not None
         if isinstance(exc, ConnectionLost):
-            self._needs_inspection(job, step, exc)
+            self._needs_inspection(job, step, f"{exc.code}: {exc}")
             raise _StopPrinter(
                 f"job {job.id} needs inspection: the printer stopped answering while {step.value}"
             ) from exc
-        # The printer reported what happened: the card is spoiled. Get it out of the path.
+        # The printer reported what happened: the card is spoiled. Get it out of the path,
+        # having first written down that we are doing so.
         try:
             if self.printer.status().card_position is not CardPosition.NONE:
+                self._step(job, JobStep.REJECTING)
                 self.printer.reject()
         except HardwareError as reject_exc:
-            self._needs_inspection(job, step, reject_exc)
+            self._needs_inspection(
+                job, step, f"{exc.code}, then the card could not be rejected: {reject_exc}"
+            )
             raise _StopPrinter(
                 f"job {job.id} needs inspection: the card could not be rejected ({reject_exc})"
             ) from reject_exc
-        reason = (
-            SpoilReason.ENCODE_FAILED
-            if isinstance(exc, EncoderError) or step is JobStep.ENCODING
-            else SpoilReason.PRINT_FAILED
-        )
-        taken = self._blanks_taken(before)
+        if isinstance(exc, NoCard):
+            reason = SpoilReason.NO_CHIP  # the card was parked, its chip did not answer
+        elif isinstance(exc, EncoderError) or step is JobStep.ENCODING:
+            reason = SpoilReason.ENCODE_FAILED
+        else:
+            reason = SpoilReason.PRINT_FAILED
+        # A blank that never left the hopper (the counter did not move) is not spoiled.
+        taken = self._blanks_taken(before, at_least=0)
         with Session(self.engine) as session:
-            record_spoiled(
-                session,
-                quantity=taken,
-                reason=reason,
-                job_id=job.id,
-                printer=self.name,
-                note=f"{exc.code} while {step.value}: {exc}",
-                actor=self.actor,
-                station=self.station,
-                clock=self.clock,
-            )
+            if taken:
+                record_spoiled(
+                    session,
+                    quantity=taken,
+                    reason=reason,
+                    job_id=job.id,
+                    printer=self.name,
+                    note=f"{exc.code} while {step.value}: {exc}",
+                    actor=self.actor,
+                    station=self.station,
+                    clock=self.clock,
+                )
             spoiled_for_job = session.exec(
                 select(func.coalesce(func.sum(LedgerEntry.quantity), 0)).where(
                     col(LedgerEntry.job_id) == job.id,
@@ -437,21 +482,30 @@ class PrinterWorker:
             ).one()
             session.commit()
         self.result.spoiled += taken
+        self._spoiled_in_a_row += taken
         log.warning("blank spoiled", printer=self.name, job=job.id, step=step.value, error=exc.code)
         self.notify(WorkerEvent(self.name, "spoiled", job.id, f"{exc.code} while {step.value}"))
-        if spoiled_for_job >= self.max_attempts:
+        # A device fault (reader unplugged, ribbon out) says nothing about this record: the job
+        # goes back untouched by the attempt limit, and the printer stops until it is fixed.
+        device_fault = isinstance(exc, RibbonOut) or (
+            isinstance(exc, EncoderError) and exc.retryable and not isinstance(exc, NoCard)
+        )
+        if not device_fault and spoiled_for_job >= self.max_attempts:
             self._abort(
-                job,
-                f"{spoiled_for_job} blanks spoiled (last: {exc.code} while {step.value})",
-                spoiled_blank=True,
+                job, f"{spoiled_for_job} blanks spoiled (last: {exc.code} while {step.value})"
             )
         else:
             self._hand_back(job, f"{exc.code} while {step.value}; retrying on a fresh blank")
-        if isinstance(exc, RibbonOut):
-            # Every further card would fail the same way until someone fits a new ribbon.
+        if device_fault:
             raise _StopPrinter(f"{exc.code}: {exc}")
+        if self._spoiled_in_a_row >= self.spoil_breaker:
+            # Something is wrong with this printer or its blanks, not with the records.
+            raise _StopPrinter(
+                f"{self._spoiled_in_a_row} blanks spoiled in a row (last: {exc.code}); "
+                "check the printer and its blanks"
+            )
 
-    def _needs_inspection(self, job: Job, step: JobStep, exc: HardwareError) -> None:
+    def _needs_inspection(self, job: Job, step: JobStep, why: str) -> None:
         assert job.id is not None
         with Session(self.engine) as session:
             transition_job(
@@ -460,50 +514,62 @@ class PrinterWorker:
                 from_state=JobState.PROCESSING,
                 to_state=JobState.NEEDS_INSPECTION,
                 step=step,
-                reason=f"{exc.code}: {exc}",
+                reason=why,
                 actor=self.actor,
                 station=self.station,
                 clock=self.clock,
-                columns={"error": f"outcome unknown: {exc.code} while {step.value}"},
+                owner=self.owner,
+                columns={"error": f"outcome unknown while {step.value}: {why}"[:1000]},
             )
             set_record_state(
                 session,
                 job.record_pk,
                 RecordState.NEEDS_INSPECTION,
-                reason=f"card may exist: {exc.code} while {step.value}",
+                reason=f"card may exist: {why}",
                 actor=self.actor,
                 station=self.station,
                 clock=self.clock,
             )
             session.commit()
         self.result.needs_inspection += 1
-        log.error(
-            "needs inspection", printer=self.name, job=job.id, step=step.value, error=str(exc)
-        )
-        self.notify(WorkerEvent(self.name, "needs-inspection", job.id, str(exc)))
+        log.error("needs inspection", printer=self.name, job=job.id, step=step.value, error=why)
+        self.notify(WorkerEvent(self.name, "needs-inspection", job.id, why))
 
     def _hand_back(self, job: Job, reason: str) -> None:
+        """Return the job to pending; if its record was superseded meanwhile, cancel it."""
         assert job.id is not None
         with Session(self.engine) as session:
+            newer = _has_newer_version(session, job.record_pk)
             try:
                 transition_job(
                     session,
                     job.id,
                     from_state=JobState.PROCESSING,
-                    to_state=JobState.PENDING,
-                    reason=reason,
+                    to_state=JobState.CANCELED if newer else JobState.PENDING,
+                    reason=reason + ("; a higher version has arrived" if newer else ""),
                     actor=self.actor,
                     station=self.station,
                     clock=self.clock,
-                    columns={"printer": None, "error": reason[:1000]},
+                    owner=self.owner,
+                    columns={"printer": None, "owner": None, "error": reason[:1000]},
                 )
             except TransitionConflict:
                 log.error("hand back lost a race", job=job.id)
                 return
+            if newer:
+                set_record_state(
+                    session,
+                    job.record_pk,
+                    RecordState.SUPERSEDED,
+                    reason="a higher version arrived before this record was printed",
+                    actor=self.actor,
+                    station=self.station,
+                    clock=self.clock,
+                )
             session.commit()
         self.notify(WorkerEvent(self.name, "retry", job.id, reason))
 
-    def _abort(self, job: Job, reason: str, *, spoiled_blank: bool) -> None:
+    def _abort(self, job: Job, reason: str) -> None:
         assert job.id is not None
         with Session(self.engine) as session:
             transition_job(
@@ -515,6 +581,7 @@ class PrinterWorker:
                 actor=self.actor,
                 station=self.station,
                 clock=self.clock,
+                owner=self.owner,
                 columns={"error": reason[:1000]},
             )
             set_record_state(
@@ -529,9 +596,7 @@ class PrinterWorker:
             session.commit()
         self.result.aborted += 1
         self.result.errors.append(f"job {job.id}: {reason}")
-        log.error(
-            "job aborted", printer=self.name, job=job.id, reason=reason, spoiled=spoiled_blank
-        )
+        log.error("job aborted", printer=self.name, job=job.id, reason=reason)
         self.notify(WorkerEvent(self.name, "aborted", job.id, reason))
 
     def _stop_printer(self, reason: str) -> None:
@@ -551,6 +616,19 @@ class PrinterWorker:
             row.updated_at = self.clock()
             session.add(row)
             session.commit()
+
+
+def _has_newer_version(session: Session, record_pk: int) -> bool:
+    """True when a higher version of this record has been imported."""
+    row = session.get(Record, record_pk)
+    if row is None:
+        return False
+    newer = session.exec(
+        select(func.count()).where(
+            col(Record.record_id) == row.record_id, col(Record.version) > row.version
+        )
+    ).one()
+    return bool(newer)
 
 
 class _NoCardMoved(Exception):

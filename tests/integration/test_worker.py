@@ -92,6 +92,7 @@ def run_worker(
     render: Any = None,
     sleeps: list[float] | None = None,
     max_attempts: int = 3,
+    spoil_breaker: int = 5,
 ) -> WorkerResult:
     worker = PrinterWorker(
         engine=ctx.engine,
@@ -103,6 +104,7 @@ def run_worker(
         station="s",
         clock=ctx.clock,
         max_attempts=max_attempts,
+        spoil_breaker=spoil_breaker,
         retry_sleep=(sleeps.append if sleeps is not None else (lambda _s: None)),
     )
     return worker.run()
@@ -186,13 +188,57 @@ def test_attempts_are_bounded_then_the_record_waits_for_a_person(ctx: Context) -
     """A job that spoils max_attempts blanks is aborted and its record marked failed."""
     start(ctx, records=2, blanks=20)
     printer = SimPrinter("sim://?cards=20&fault=print:*:jam")
-    result = run_worker(ctx, printer, max_attempts=3)
+    result = run_worker(ctx, printer, max_attempts=3, spoil_breaker=100)
     assert result.aborted == 2 and result.completed == 0
     assert job_states(ctx) == {"aborted": 2}
     assert stock(ctx).spoiled == 6
     assert printer.cards_inserted == ledger_used(ctx) == 6
     with Session(ctx.engine) as session:
         assert {r.state for r in session.exec(select(Record))} == {"failed"}
+
+
+def test_a_run_of_spoiled_blanks_stops_the_printer(ctx: Context) -> None:
+    """After several spoiled blanks in a row the printer stops instead of eating the stock."""
+    start(ctx, records=4, blanks=20)
+    printer = SimPrinter("sim://?cards=20&fault=print:*:jam")
+    result = run_worker(ctx, printer, max_attempts=3, spoil_breaker=5)
+    assert "5 blanks spoiled in a row" in result.stop_reason
+    assert job_states(ctx) == {"aborted": 1, "pending": 3}
+    assert stock(ctx).spoiled == 5 == printer.cards_inserted
+
+
+def test_unplugged_reader_stops_the_printer_without_failing_records(ctx: Context) -> None:
+    """A reader that is gone spoils the parked card once, then the printer stops; no record fails."""
+    start(ctx, records=3, blanks=10)
+    printer = SimPrinter("sim://?cards=10")
+    result = run_worker(ctx, printer, SimEncoder("sim://?fault=run:*:gone"))
+    assert result.stop_reason.startswith("reader-gone")
+    assert job_states(ctx) == {"pending": 3}
+    assert stock(ctx).spoiled == 1 == printer.reject_bin == printer.cards_inserted
+
+
+def test_unexpected_error_stops_the_printer_and_leaves_the_job_visible(ctx: Context) -> None:
+    """A bug in a driver never leaves a job silently in processing: it waits for a person."""
+    start(ctx, records=2, blanks=10)
+
+    class Broken(SimPrinter):
+        def print_card(self, image: Any) -> None:
+            raise ValueError("driver bug")
+
+    printer = Broken("sim://?cards=10")
+    result = run_worker(ctx, printer)
+    assert "internal error" in result.stop_reason
+    assert job_states(ctx) == {"needs-inspection": 1, "pending": 1}
+    assert stock(ctx).in_doubt == 1
+
+
+def test_a_printer_without_an_encoder_station_prints_nothing(ctx: Context) -> None:
+    """An e-KTP needs its chip written: a printer that cannot encode takes no blank."""
+    start(ctx, records=1, blanks=5)
+    printer = SimPrinter("sim://?cards=5&station=none")
+    result = run_worker(ctx, printer)
+    assert "no chip-encoding station" in result.stop_reason
+    assert printer.cards_inserted == 0 and job_states(ctx) == {"pending": 1}
 
 
 def test_lost_reply_mid_card_needs_inspection_and_is_never_reprinted(ctx: Context) -> None:

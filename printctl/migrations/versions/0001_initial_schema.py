@@ -128,6 +128,7 @@ def upgrade() -> None:
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('printer', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
     sa.Column('station', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+    sa.Column('owner', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('chip_uid', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.Column('error', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
