@@ -681,6 +681,12 @@ def main(argv: list[str] | None = None) -> None:
     except user_errors as exc:
         err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
         sys.exit(2)
+    except OSError as exc:
+        # The environment said no: a full disk, a folder where a file was expected, a
+        # permission. One line naming the file; what was written is atomic or not at all.
+        where = f": {exc.filename}" if exc.filename else ""
+        err.print(f"[bold red]error:[/] {exc.strerror or exc}{where}", soft_wrap=True)
+        sys.exit(2)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from printctl.crypto import DataCipher
 from printctl.domain import ChipCommand, RecordData, RequestType, Sex
@@ -114,6 +114,19 @@ def open_record(row: Record, cipher: DataCipher) -> RecordData:
         status=data["status"],
         extra=dict(data.get("extra") or {}),
     )
+
+
+def has_newer_version(session: Session, record_pk: int) -> bool:
+    """True when a higher version of this record has been imported."""
+    row = session.get(Record, record_pk)
+    if row is None:
+        return False
+    newer = session.exec(
+        select(func.count()).where(
+            col(Record.record_id) == row.record_id, col(Record.version) > row.version
+        )
+    ).one()
+    return bool(newer)
 
 
 @dataclass(frozen=True)

@@ -244,18 +244,21 @@ def new_batch(
     ctx: Context, filters: BatchFilters, *, name: str | None = None, priority: int = 0
 ) -> tuple[int, int]:
     """Create a batch from ready records; returns (batch id, job count)."""
-    with session_scope(ctx.engine) as session:
-        batch, count = create_batch(
-            session,
-            name=name or f"batch {ctx.clock():%Y-%m-%d %H:%M}",
-            filters=filters,
-            actor=ctx.actor,
-            station=ctx.station,
-            clock=ctx.clock,
-            priority=priority,
-        )
-        assert batch.id is not None
-        return batch.id, count
+    try:
+        with session_scope(ctx.engine) as session:
+            batch, count = create_batch(
+                session,
+                name=name or f"batch {ctx.clock():%Y-%m-%d %H:%M}",
+                filters=filters,
+                actor=ctx.actor,
+                station=ctx.station,
+                clock=ctx.clock,
+                priority=priority,
+            )
+            assert batch.id is not None
+            return batch.id, count
+    except BatchError as exc:
+        raise UserError(str(exc)) from None
 
 
 def make_card_renderer(issue_date: date) -> Callable[[Any], CardImage]:

@@ -24,6 +24,7 @@ from sqlmodel import Session
 from printctl.audit import Clock, record_event
 from printctl.models import Batch, BatchState, Job, JobState, PrinterRow, RecordState, SpoilReason
 from printctl.queue.store import set_record_state, transition_job
+from printctl.records import has_newer_version
 from printctl.stock import record_issued, record_spoiled
 
 
@@ -116,11 +117,13 @@ def resolve_inspection(
             clock=clock,
             columns={"chip_uid": chip_uid, "error": ""},
         )
+        outdated = has_newer_version(session, job.record_pk)
         set_record_state(
             session,
             job.record_pk,
-            RecordState.PRINTED,
-            reason="confirmed at inspection",
+            RecordState.PRINTED_OUTDATED if outdated else RecordState.PRINTED,
+            reason="confirmed at inspection"
+            + ("; a higher version has arrived meanwhile" if outdated else ""),
             actor=actor,
             station=station,
             clock=clock,
@@ -139,6 +142,29 @@ def resolve_inspection(
             station=station,
             clock=clock,
         )
+    if has_newer_version(session, job.record_pk):
+        # The data changed while the card was in doubt: the old version is never printed.
+        transition_job(
+            session,
+            job_id,
+            from_state=JobState.NEEDS_INSPECTION,
+            to_state=JobState.CANCELED,
+            reason=f"inspection found {found.value}; a higher version has arrived",
+            actor=actor,
+            station=station,
+            clock=clock,
+            columns={"printer": None, "owner": None},
+        )
+        set_record_state(
+            session,
+            job.record_pk,
+            RecordState.SUPERSEDED,
+            reason="a higher version arrived while this card was in doubt",
+            actor=actor,
+            station=station,
+            clock=clock,
+        )
+        return facts
     transition_job(
         session,
         job_id,
@@ -148,7 +174,7 @@ def resolve_inspection(
         actor=actor,
         station=station,
         clock=clock,
-        columns={"printer": None, "error": ""},
+        columns={"printer": None, "owner": None, "error": ""},
     )
     set_record_state(
         session,

@@ -24,6 +24,7 @@ JOB_TRANSITIONS: dict[JobState, frozenset[JobState]] = {
         {
             JobState.PROCESSING,  # a step change inside processing
             JobState.PENDING,  # handed back: no blank used, or a spoiled one to retry
+            JobState.CANCELED,  # handed back, but a higher version arrived meanwhile
             JobState.COMPLETED,
             JobState.ABORTED,
             JobState.NEEDS_INSPECTION,

@@ -64,7 +64,7 @@ from printctl.queue.store import (
     set_record_state,
     transition_job,
 )
-from printctl.records import open_record
+from printctl.records import has_newer_version, open_record
 from printctl.stock import balance, record_issued, record_spoiled
 
 log = get_logger(__name__)
@@ -405,7 +405,7 @@ class PrinterWorker:
             # A higher version may have arrived while this card was in the printer: the card
             # exists either way, but then it carries outdated data and needs a decision.
             state, reason = RecordState.PRINTED, ""
-            if _has_newer_version(session, job.record_pk):
+            if has_newer_version(session, job.record_pk):
                 state = RecordState.PRINTED_OUTDATED
                 reason = "a higher version arrived while this card was printed"
             set_record_state(
@@ -539,7 +539,7 @@ class PrinterWorker:
         """Return the job to pending; if its record was superseded meanwhile, cancel it."""
         assert job.id is not None
         with Session(self.engine) as session:
-            newer = _has_newer_version(session, job.record_pk)
+            newer = has_newer_version(session, job.record_pk)
             try:
                 transition_job(
                     session,
@@ -616,19 +616,6 @@ class PrinterWorker:
             row.updated_at = self.clock()
             session.add(row)
             session.commit()
-
-
-def _has_newer_version(session: Session, record_pk: int) -> bool:
-    """True when a higher version of this record has been imported."""
-    row = session.get(Record, record_pk)
-    if row is None:
-        return False
-    newer = session.exec(
-        select(func.count()).where(
-            col(Record.record_id) == row.record_id, col(Record.version) > row.version
-        )
-    ).one()
-    return bool(newer)
 
 
 class _NoCardMoved(Exception):

@@ -191,6 +191,9 @@ def test_user_errors_are_one_line_without_traceback(office: Path) -> None:
     missing = run(office, "import", "nope.prr.zip")
     assert missing.returncode == 1 and "does not exist" in missing.stderr
     one_line_error(run(office, "keys", "trust", "nope.pem", "--id", "x"), "no such file")
+    one_line_error(run(office, "keys", "trust", "center", "--id", "x"), "Is a directory")
+    (office / "afile").write_text("")
+    one_line_error(run(office, "demo", "--workdir", "afile"), "File exists")
     ok(run(office, "import", str(make_bundle(office, "--count", "2"))))
     batch = as_json(run(office, "batch", "create", "--json"))
     one_line_error(run(office, "batch", "start", str(batch["batch_id"])), "not enough stock")
