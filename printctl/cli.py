@@ -299,19 +299,30 @@ def records_list(
     out.print(f"{len(rows)} records")
 
 
-@records_app.command("approve")
-def records_approve(
-    record_id: Annotated[str, typer.Argument(help="The record to approve for reprint.")],
+@records_app.command("request-reprint")
+def records_request_reprint(
+    record_id: Annotated[str, typer.Argument(help="The record awaiting approval.")],
     evidence: Annotated[
         str, typer.Option(help="The evidence: police letter number, surrendered card, new KK.")
     ],
-    requested_by: Annotated[str, typer.Option(help="Who asked for the reprint.")],
 ) -> None:
-    """Approve a reprint (dual control: the approver must not be the requester)."""
+    """Ask for a reprint (the first of two people): records who asks and the evidence."""
+    from printctl.service import request_reprint
+
+    with _context() as ctx:
+        label = request_reprint(ctx, record_id, evidence=evidence)
+    out.print(f"Requested a reprint of {label}; a supervisor must approve it.")
+
+
+@records_app.command("approve")
+def records_approve(
+    record_id: Annotated[str, typer.Argument(help="The record to approve for reprint.")],
+) -> None:
+    """Approve a requested reprint (the second person: not the one who asked)."""
     from printctl.service import approve_reprint
 
     with _context() as ctx:
-        label = approve_reprint(ctx, record_id, evidence=evidence, requested_by=requested_by)
+        label = approve_reprint(ctx, record_id)
     out.print(f"Approved {label} for printing.")
 
 

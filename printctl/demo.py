@@ -37,6 +37,7 @@ from printctl.service import (
     import_bundles,
     new_batch,
     receive_stock,
+    request_reprint,
     run_batches,
     stock,
     stock_report,
@@ -249,9 +250,8 @@ def _approve_reprints(ctx: Context) -> int:
         ).all()
     supervisor = replace(ctx, actor="demo-supervisor")
     for record_id in waiting:
-        approve_reprint(
-            supervisor, record_id, evidence="demo: police letter LP/DEMO", requested_by=ctx.actor
-        )
+        request_reprint(ctx, record_id, evidence="demo: police letter LP/DEMO")
+        approve_reprint(supervisor, record_id)
     return len(waiting)
 
 

@@ -45,9 +45,13 @@ class ChipCommand:
         return {"apdu": self.apdu.hex().upper(), "expect": self.expect.hex().upper()}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class RecordData:
-    """A validated print-ready record, with its photo (JPEG) and signature (PNG) bytes."""
+    """A validated print-ready record, with its photo (JPEG) and signature (PNG) bytes.
+
+    Its ``repr`` names the record only (id, version, masked NIK): a record that ends up in a
+    traceback or a debug line must not carry a person's data with it.
+    """
 
     record_id: str
     version: int
@@ -77,6 +81,9 @@ class RecordData:
     dedup_ref: str = ""
     status: str = "PRINT_READY_RECORD"
     extra: dict[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"RecordData({self.record_id} v{self.version}, nik={self.nik_masked})"
 
     @property
     def nik_masked(self) -> str:

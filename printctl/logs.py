@@ -40,6 +40,15 @@ def mask_niks(
     return event_dict
 
 
+# Lines from other libraries' loggers (SQLAlchemy, pyusb, …) are masked the same way.
+_FOREIGN: list[Any] = [
+    structlog.stdlib.add_log_level,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+    structlog.processors.format_exc_info,
+    mask_niks,
+]
+
+
 def configure_logging(
     log_file: Path | None, *, level: str = "info", console: TextIO | None = sys.stderr
 ) -> None:
@@ -52,7 +61,9 @@ def configure_logging(
         log_file.parent.mkdir(parents=True, exist_ok=True)
         file_handler = logging.FileHandler(log_file, encoding="utf-8")
         file_handler.setFormatter(
-            structlog.stdlib.ProcessorFormatter(processor=structlog.processors.JSONRenderer())
+            structlog.stdlib.ProcessorFormatter(
+                processor=structlog.processors.JSONRenderer(), foreign_pre_chain=_FOREIGN
+            )
         )
         file_handler.setLevel(numeric)
         handlers.append(file_handler)
@@ -60,7 +71,7 @@ def configure_logging(
         console_handler = logging.StreamHandler(console)
         console_handler.setFormatter(
             structlog.stdlib.ProcessorFormatter(
-                processor=structlog.dev.ConsoleRenderer(colors=False)
+                processor=structlog.dev.ConsoleRenderer(colors=False), foreign_pre_chain=_FOREIGN
             )
         )
         # The CLI says what went wrong in its own words; the console log adds only errors.
@@ -78,8 +89,8 @@ def configure_logging(
             structlog.contextvars.merge_contextvars,
             structlog.stdlib.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,  # before masking: tracebacks get masked too
             mask_niks,
-            structlog.processors.format_exc_info,
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),

@@ -19,7 +19,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import Engine, func
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from printctl.audit import Clock, record_event
 from printctl.config import ConfigError, PrinterConfig, Settings
@@ -169,28 +169,59 @@ def records(ctx: Context, state: str | None = None) -> list[RecordSummary]:
         return list_records(session, state=state)
 
 
-def approve_reprint(ctx: Context, record_id: str, *, evidence: str, requested_by: str) -> str:
-    """Dual control: a supervisor (the acting user) approves a reprint someone else asked for."""
+def _awaiting(session: Session, record_id: str) -> Record:
+    row = session.exec(
+        select(Record)
+        .where(col(Record.record_id) == record_id)
+        .order_by(col(Record.version).desc())
+    ).first()
+    if row is None:
+        raise UserError(f"no record {record_id}")
+    if row.state != RecordState.AWAITING_APPROVAL.value:
+        raise UserError(f"{record_id} v{row.version} is {row.state}, not awaiting approval")
+    return row
+
+
+def request_reprint(ctx: Context, record_id: str, *, evidence: str) -> str:
+    """First half of dual control: the acting user asks for a reprint and names the evidence."""
     if not evidence.strip():
-        raise UserError("a reprint approval must name its evidence (--evidence)")
-    if requested_by.strip().lower() == ctx.actor.lower():
         raise UserError(
-            f"{ctx.actor} cannot approve a reprint they requested: a second person must approve"
+            "a reprint request must name its evidence (--evidence): police loss letter "
+            "number, surrendered card, or updated family card (KK)"
         )
     with session_scope(ctx.engine) as session:
-        row = session.exec(
-            select(Record)
-            .where(col(Record.record_id) == record_id)
-            .order_by(col(Record.version).desc())
-        ).first()
-        if row is None:
-            raise UserError(f"no record {record_id}")
-        if row.state != RecordState.AWAITING_APPROVAL.value:
-            raise UserError(f"{record_id} v{row.version} is {row.state}, not awaiting approval")
+        row = _awaiting(session, record_id)
+        row.requested_by = ctx.actor
+        row.evidence = evidence.strip()
+        session.add(row)
+        record_event(
+            session,
+            actor=ctx.actor,
+            station=ctx.station,
+            action="record.reprint-requested",
+            entity="record",
+            entity_id=f"{row.record_id} v{row.version}",
+            detail={"evidence": row.evidence},
+            clock=ctx.clock,
+        )
+        return f"{row.record_id} v{row.version}"
+
+
+def approve_reprint(ctx: Context, record_id: str) -> str:
+    """Second half of dual control: a supervisor (not the requester) approves; it becomes ready."""
+    with session_scope(ctx.engine) as session:
+        row = _awaiting(session, record_id)
+        if not row.requested_by:
+            raise UserError(
+                f"{record_id}: nobody has requested this reprint yet "
+                "(`printctl records request-reprint` with the evidence)"
+            )
+        if row.requested_by.lower() == ctx.actor.lower():
+            raise UserError(
+                f"{ctx.actor} cannot approve a reprint they requested: a second person must approve"
+            )
         row.state = RecordState.READY.value
         row.approved_by = ctx.actor
-        row.requested_by = requested_by
-        row.evidence = evidence
         session.add(row)
         record_event(
             session,
@@ -199,7 +230,7 @@ def approve_reprint(ctx: Context, record_id: str, *, evidence: str, requested_by
             action="record.reprint-approved",
             entity="record",
             entity_id=f"{row.record_id} v{row.version}",
-            detail={"evidence": evidence, "requested_by": requested_by},
+            detail={"evidence": row.evidence, "requested_by": row.requested_by},
             clock=ctx.clock,
         )
         return f"{row.record_id} v{row.version}"

@@ -102,3 +102,56 @@ def test_log_lines_mask_niks(tmp_path: Path) -> None:
     line = json.loads(text.splitlines()[-1])
     assert line["nik"] == "************0001"
     assert line["event"] == "printing ************0001"
+
+
+def test_foreign_log_lines_and_tracebacks_are_masked(tmp_path: Path) -> None:
+    """A NIK in another library's log line or in an exception's text is masked too."""
+    log_file = tmp_path / "log.jsonl"
+    configure_logging(log_file, console=None)
+    logging.getLogger("sqlalchemy.engine").warning("params (1409015708900001,)")
+    try:
+        raise ValueError("bad NIK 1409015708900001")
+    except ValueError:
+        get_logger("t").exception("failed")
+    logging.shutdown()
+    text = log_file.read_text()
+    assert "1409015708900001" not in text
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert lines[0]["event"] == "params (************0001,)"
+    assert "bad NIK ************0001" in lines[1]["exception"]
+
+
+def test_record_repr_carries_no_personal_data() -> None:
+    """A record printed in a traceback shows its id and the NIK's last four digits only."""
+    from datetime import date
+
+    from printctl.domain import RecordData, RequestType, Sex
+
+    record = RecordData(
+        "PRR-1",
+        1,
+        RequestType.NEW,
+        "1409015708900001",
+        "SITI AMINAH",
+        "TELUK KUANTAN",
+        date(1990, 8, 17),
+        Sex.PEREMPUAN,
+        "O",
+        "JL. X",
+        "001",
+        "002",
+        "V",
+        "D",
+        "R",
+        "P",
+        "ISLAM",
+        "KAWIN",
+        "PEDAGANG",
+        "WNI",
+        "SEUMUR HIDUP",
+        "KUANTAN SINGINGI",
+        b"",
+        b"",
+    )
+    assert repr(record) == "RecordData(PRR-1 v1, nik=************0001)"
+    assert "SITI" not in repr(record)

@@ -131,25 +131,10 @@ def test_reprints_need_a_second_person(office: Path) -> None:
     records = as_json(run(office, "records", "list", "--json"))
     assert {r["state"] for r in records} == {"awaiting-approval"}
     target = records[0]["record_id"]
-    one_line_error(
-        run(
-            office, "records", "approve", target, "--evidence", "LP/1", "--requested-by", "operator"
-        ),
-        "a second person must approve",
-    )
-    ok(
-        run(
-            office,
-            "records",
-            "approve",
-            target,
-            "--evidence",
-            "LP/1",
-            "--requested-by",
-            "operator",
-            user="supervisor",
-        )
-    )
+    one_line_error(run(office, "records", "approve", target), "nobody has requested")
+    ok(run(office, "records", "request-reprint", target, "--evidence", "LP/1"))
+    one_line_error(run(office, "records", "approve", target), "a second person must approve")
+    ok(run(office, "records", "approve", target, user="supervisor"))
     states = {r["record_id"]: r["state"] for r in as_json(run(office, "records", "list", "--json"))}
     assert states[target] == "ready"
 
