@@ -641,9 +641,13 @@ def center_make_bundle(
 
 
 @center_app.command("kinds")
-def center_kinds() -> None:
+def center_kinds(json_out: JsonOpt = False) -> None:
     """List the kinds of bad record and bad bundle the fake center can write."""
     from printctl.center.bundles import BAD_BUNDLE_KINDS, BAD_RECORD_KINDS
+
+    if json_out:
+        _print_json({"bad_records": dict(BAD_RECORD_KINDS), "bad_bundles": dict(BAD_BUNDLE_KINDS)})
+        return
 
     table = Table("bad record (--bad-record KIND=N)", "defect")
     for kind, what in BAD_RECORD_KINDS.items():

@@ -8,7 +8,7 @@ wrong person's data.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date
 from typing import Any
 
@@ -18,32 +18,13 @@ from printctl.crypto import DataCipher
 from printctl.domain import ChipCommand, RecordData, RequestType, Sex
 from printctl.models import QuarantinedRecord, Record, RecordState
 
-# Fields of RecordData kept inside the encrypted payload (everything but the media).
-_PAYLOAD_FIELDS = [
-    "record_id",
-    "version",
-    "request_type",
-    "nik",
-    "name",
-    "birth_place",
-    "sex",
-    "blood_type",
-    "address",
-    "rt",
-    "rw",
-    "village",
-    "district",
-    "regency",
-    "province",
-    "religion",
-    "marital_status",
-    "occupation",
-    "citizenship",
-    "valid_until",
-    "issue_place",
-    "dedup_ref",
-    "status",
-]
+# Fields of RecordData kept as text inside the encrypted payload; the media are sealed apart
+# and the typed fields are written out by seal_record.
+_PAYLOAD_FIELDS = tuple(
+    f.name
+    for f in fields(RecordData)
+    if f.name not in {"version", "birth_date", "photo", "signature", "chip_script", "extra"}
+)
 
 
 def _aad(record_id: str, version: int, part: str) -> bytes:

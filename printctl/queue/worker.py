@@ -303,6 +303,34 @@ class PrinterWorker:
                 if self.stop.is_set():
                     raise _NoCardMoved(exc) from exc
 
+    def _move(
+        self,
+        session: Session,
+        job: Job,
+        to_state: JobState,
+        *,
+        step: JobStep = JobStep.NONE,
+        reason: str = "",
+        audit: bool = True,
+        columns: dict[str, object] | None = None,
+    ) -> None:
+        """Move this run's own job out of ``processing`` (or to a new step inside it)."""
+        assert job.id is not None
+        transition_job(
+            session,
+            job.id,
+            from_state=JobState.PROCESSING,
+            to_state=to_state,
+            step=step,
+            reason=reason,
+            actor=self.actor,
+            station=self.station,
+            clock=self.clock,
+            owner=self.owner,
+            audit=audit,
+            columns=columns,
+        )
+
     def _read_counter(self) -> int | None:
         return self.printer.status().cards_inserted
 
@@ -310,16 +338,11 @@ class PrinterWorker:
         """Persist the next step before the printer is told to act."""
         assert job.id is not None
         with Session(self.engine) as session:
-            transition_job(
+            self._move(
                 session,
-                job.id,
-                from_state=JobState.PROCESSING,
-                to_state=JobState.PROCESSING,
+                job,
+                JobState.PROCESSING,
                 step=step,
-                actor=self.actor,
-                station=self.station,
-                clock=self.clock,
-                owner=self.owner,
                 audit=False,  # steps are journaled by the outcome event; keeps the log readable
             )
             session.commit()
@@ -334,16 +357,11 @@ class PrinterWorker:
                 session.rollback()
                 self._hand_back(job, "no blanks on hand")
                 raise _StopPrinter("out of stock: no blanks on hand in the ledger")
-            transition_job(
+            self._move(
                 session,
-                job.id,
-                from_state=JobState.PROCESSING,
-                to_state=JobState.PROCESSING,
+                job,
+                JobState.PROCESSING,
                 step=JobStep.FEEDING,
-                actor=self.actor,
-                station=self.station,
-                clock=self.clock,
-                owner=self.owner,
                 audit=False,
             )
             session.commit()
@@ -391,15 +409,10 @@ class PrinterWorker:
                 station=self.station,
                 clock=self.clock,
             )
-            transition_job(
+            self._move(
                 session,
-                job.id,
-                from_state=JobState.PROCESSING,
-                to_state=JobState.COMPLETED,
-                actor=self.actor,
-                station=self.station,
-                clock=self.clock,
-                owner=self.owner,
+                job,
+                JobState.COMPLETED,
                 columns={"chip_uid": chip_uid, "error": ""},
             )
             # A higher version may have arrived while this card was in the printer: the card
@@ -508,17 +521,12 @@ class PrinterWorker:
     def _needs_inspection(self, job: Job, step: JobStep, why: str) -> None:
         assert job.id is not None
         with Session(self.engine) as session:
-            transition_job(
+            self._move(
                 session,
-                job.id,
-                from_state=JobState.PROCESSING,
-                to_state=JobState.NEEDS_INSPECTION,
+                job,
+                JobState.NEEDS_INSPECTION,
                 step=step,
                 reason=why,
-                actor=self.actor,
-                station=self.station,
-                clock=self.clock,
-                owner=self.owner,
                 columns={"error": f"outcome unknown while {step.value}: {why}"[:1000]},
             )
             set_record_state(
@@ -541,16 +549,11 @@ class PrinterWorker:
         with Session(self.engine) as session:
             newer = has_newer_version(session, job.record_pk)
             try:
-                transition_job(
+                self._move(
                     session,
-                    job.id,
-                    from_state=JobState.PROCESSING,
-                    to_state=JobState.CANCELED if newer else JobState.PENDING,
+                    job,
+                    JobState.CANCELED if newer else JobState.PENDING,
                     reason=reason + ("; a higher version has arrived" if newer else ""),
-                    actor=self.actor,
-                    station=self.station,
-                    clock=self.clock,
-                    owner=self.owner,
                     columns={"printer": None, "owner": None, "error": reason[:1000]},
                 )
             except TransitionConflict:
@@ -572,16 +575,11 @@ class PrinterWorker:
     def _abort(self, job: Job, reason: str) -> None:
         assert job.id is not None
         with Session(self.engine) as session:
-            transition_job(
+            self._move(
                 session,
-                job.id,
-                from_state=JobState.PROCESSING,
-                to_state=JobState.ABORTED,
+                job,
+                JobState.ABORTED,
                 reason=reason,
-                actor=self.actor,
-                station=self.station,
-                clock=self.clock,
-                owner=self.owner,
                 columns={"error": reason[:1000]},
             )
             set_record_state(
