@@ -178,7 +178,12 @@ class PrinterWorker:
             return
         try:
             while not self.stop.is_set():
-                job = self._claim()
+                try:
+                    job = self._claim()
+                except Exception as exc:  # the database failed: nothing was claimed
+                    log.exception("claim failed", printer=self.name)
+                    self._stop_printer(f"internal error while taking the next job: {exc!r}")
+                    break
                 if job is None:
                     break
                 try:
