@@ -41,6 +41,7 @@ records_app = typer.Typer(help="Print-ready records.", no_args_is_help=True)
 stock_app = typer.Typer(help="Blank stock (the ledger).", no_args_is_help=True)
 batch_app = typer.Typer(help="Batches of print jobs.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Print jobs.", no_args_is_help=True)
+printers_app = typer.Typer(help="This station's printers and their state.", no_args_is_help=True)
 center_app = typer.Typer(
     help="The fake center: keys and signed bundles of synthetic records for demos, tests and "
     "training.",
@@ -52,6 +53,7 @@ app.add_typer(records_app, name="records")
 app.add_typer(stock_app, name="stock")
 app.add_typer(batch_app, name="batch")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(printers_app, name="printers")
 app.add_typer(center_app, name="center")
 app.add_typer(audit_app, name="audit")
 app.add_typer(driver_app, name="driver")
@@ -530,6 +532,33 @@ def jobs_inspect(
         f"Job {job_id} on {facts.printer or '?'} (stopped while {facts.step or '?'}; printer "
         f"counter {counter}): recorded as {found}."
     )
+
+
+@printers_app.command("list")
+def printers_list(json_out: JsonOpt = False) -> None:
+    """The configured printers, whether they are stopped and why, and open inspections."""
+    from printctl.service import printers
+
+    with _context() as ctx:
+        views = printers(ctx)
+    if json_out:
+        _print_json([v.as_dict() for v in views])
+        return
+    table = Table("printer", "state", "why", "cards (counter)", "awaiting inspection", "url")
+    for v in views:
+        counter = "" if v.cards_inserted is None else str(v.cards_inserted)
+        table.add_row(v.name, v.state, v.reason, counter, str(v.awaiting_inspection), v.url)
+    out.print(table)
+
+
+@printers_app.command("resume")
+def printers_resume(name: Annotated[str, typer.Argument(help="The stopped printer.")]) -> None:
+    """Let a stopped printer take jobs again (after its cause was fixed)."""
+    from printctl.service import resume
+
+    with _context() as ctx:
+        previous = resume(ctx, name)
+    out.print(f"Resumed {name} (it had stopped: {previous}).")
 
 
 # ---------------------------------------------------------------------------- fake center

@@ -37,6 +37,13 @@ from printctl.models import (
     TrustedKey,
     utcnow,
 )
+from printctl.printers import (
+    PrinterStateError,
+    PrinterView,
+    printer_views,
+    resume_printer,
+    why_not_ready,
+)
 from printctl.queue.batches import (
     BatchError,
     BatchFilters,
@@ -378,6 +385,16 @@ def _run_locked(
                 )
             except BatchError as exc:
                 raise UserError(str(exc)) from None
+    # A printer stopped by an earlier run, or with a card awaiting inspection, stays out.
+    ready = []
+    skipped: list[WorkerResult] = []
+    with read_session(ctx.engine) as session:
+        for config, printer, encoder in devices:
+            reason = why_not_ready(session, config.name)
+            if reason is None:
+                ready.append((config, printer, encoder))
+            else:
+                skipped.append(WorkerResult(printer=config.name, stop_reason=reason))
     render = make_card_renderer(issue_date or ctx.clock().date())
     stop = stop or threading.Event()
     workers = [
@@ -395,7 +412,7 @@ def _run_locked(
             stop=stop,
             notify=notify,
         )
-        for config, printer, encoder in devices
+        for config, printer, encoder in ready
     ]
     threads = [threading.Thread(target=w.run, name=f"worker-{w.name}") for w in workers]
     for thread in threads:
@@ -413,7 +430,7 @@ def _run_locked(
         finish_batches(
             session, list(batch_ids), actor=ctx.actor, station=ctx.station, clock=ctx.clock
         )
-    return RunResult([w.result for w in workers])
+    return RunResult([w.result for w in workers] + skipped)
 
 
 def job_counts(ctx: Context, batch_ids: Sequence[int] | None = None) -> dict[str, int]:
@@ -473,4 +490,22 @@ def inspect_job(
                 note=note,
             )
         except InspectionError as exc:
+            raise UserError(str(exc)) from None
+
+
+def printers(ctx: Context) -> list[PrinterView]:
+    """The configured printers with their last known state."""
+    with read_session(ctx.engine) as session:
+        return printer_views(session, [(p.name, p.url) for p in ctx.settings.printers])
+
+
+def resume(ctx: Context, name: str) -> str:
+    """Resume a stopped printer; returns why it had stopped."""
+    ctx.settings.printer(name)  # a ConfigError names the known printers
+    with session_scope(ctx.engine) as session:
+        try:
+            return resume_printer(
+                session, name, actor=ctx.actor, station=ctx.station, clock=ctx.clock
+            )
+        except PrinterStateError as exc:
             raise UserError(str(exc)) from None
