@@ -460,6 +460,39 @@ def _print_run(workers: list[Any], counts: dict[str, int]) -> None:
     out.print("jobs: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
 
 
+@batch_app.command("pause")
+def batch_pause(batch_id: Annotated[int, typer.Argument(help="The batch to pause.")]) -> None:
+    """Stop giving out the batch's jobs (cards in a printer finish); `batch start` resumes."""
+    from printctl.service import change_batch
+
+    with _context() as ctx:
+        change_batch(ctx, batch_id, "pause")
+    out.print(f"Batch {batch_id} paused.")
+
+
+@batch_app.command("cancel")
+def batch_cancel(batch_id: Annotated[int, typer.Argument(help="The batch to cancel.")]) -> None:
+    """Cancel the batch's waiting jobs; their records become ready for another batch."""
+    from printctl.service import change_batch
+
+    with _context() as ctx:
+        canceled = change_batch(ctx, batch_id, "cancel")
+    out.print(f"Batch {batch_id} canceled ({canceled} waiting jobs).")
+
+
+@batch_app.command("priority")
+def batch_priority(
+    batch_id: Annotated[int, typer.Argument(help="The batch.")],
+    priority: Annotated[int, typer.Argument(help="Higher goes first.")],
+) -> None:
+    """Change a batch's priority: jobs of higher-priority batches are taken first."""
+    from printctl.service import change_batch
+
+    with _context() as ctx:
+        change_batch(ctx, batch_id, "priority", priority)
+    out.print(f"Batch {batch_id} priority {priority}.")
+
+
 @jobs_app.command("list")
 def jobs_list(
     batch: Annotated[int | None, typer.Option(help="Only this batch's jobs.")] = None,

@@ -74,6 +74,7 @@ class BatchState(enum.StrEnum):
 
     OPEN = "open"
     RUNNING = "running"
+    PAUSED = "paused"  #: workers take none of its jobs until it is started again
     DONE = "done"
     CANCELED = "canceled"
 

@@ -47,8 +47,11 @@ from printctl.printers import (
 from printctl.queue.batches import (
     BatchError,
     BatchFilters,
+    cancel_batch,
     create_batch,
     finish_batches,
+    pause_batch,
+    set_priority,
     start_batch,
 )
 from printctl.queue.inspection import Found, InspectionContext, InspectionError, resolve_inspection
@@ -509,3 +512,21 @@ def resume(ctx: Context, name: str) -> str:
             )
         except PrinterStateError as exc:
             raise UserError(str(exc)) from None
+
+
+def change_batch(ctx: Context, batch_id: int, action: str, priority: int | None = None) -> int:
+    """Pause, cancel or reprioritise a batch; returns the number of jobs canceled (cancel)."""
+    who = {"actor": ctx.actor, "station": ctx.station}
+    try:
+        with session_scope(ctx.engine) as session:
+            if action == "pause":
+                pause_batch(session, batch_id, clock=ctx.clock, **who)
+            elif action == "cancel":
+                return cancel_batch(session, batch_id, clock=ctx.clock, **who)
+            elif action == "priority" and priority is not None:
+                set_priority(session, batch_id, priority, clock=ctx.clock, **who)
+            else:
+                raise UserError(f"unknown batch action {action!r}")
+    except BatchError as exc:
+        raise UserError(str(exc)) from None
+    return 0

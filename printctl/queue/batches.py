@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from printctl.audit import Clock, EventSpec, record_event, record_events
 from printctl.models import Batch, BatchState, Job, JobState, Record, RecordState
+from printctl.queue.store import transition_job
 from printctl.stock import balance
 
 
@@ -117,7 +118,11 @@ def start_batch(
     batch = session.get(Batch, batch_id)
     if batch is None:
         raise BatchError(f"no batch {batch_id}")
-    if batch.state not in (BatchState.OPEN.value, BatchState.RUNNING.value):
+    if batch.state not in (
+        BatchState.OPEN.value,
+        BatchState.RUNNING.value,
+        BatchState.PAUSED.value,
+    ):
         raise BatchError(f"batch {batch_id} is {batch.state} and cannot be started")
     on_hand = balance(session).on_hand
     if on_hand <= 0:
@@ -169,3 +174,90 @@ def finish_batches(
                 entity_id=batch_id,
                 clock=clock,
             )
+
+
+def pause_batch(session: Session, batch_id: int, *, actor: str, station: str, clock: Clock) -> None:
+    """Stop giving out the batch's jobs; cards already in a printer finish."""
+    batch = _batch(session, batch_id)
+    if batch.state not in (BatchState.OPEN.value, BatchState.RUNNING.value):
+        raise BatchError(f"batch {batch_id} is {batch.state} and cannot be paused")
+    batch.state = BatchState.PAUSED.value
+    session.add(batch)
+    record_event(
+        session,
+        actor=actor,
+        station=station,
+        action="batch.paused",
+        entity="batch",
+        entity_id=batch_id,
+        clock=clock,
+    )
+
+
+def cancel_batch(session: Session, batch_id: int, *, actor: str, station: str, clock: Clock) -> int:
+    """Cancel the batch's pending jobs (their records become ready again); returns how many.
+
+    Jobs with a card in a printer or awaiting inspection are left to finish or to a person.
+    """
+    batch = _batch(session, batch_id)
+    if batch.state in (BatchState.DONE.value, BatchState.CANCELED.value):
+        raise BatchError(f"batch {batch_id} is {batch.state} already")
+    pending = session.exec(
+        select(Job).where(col(Job.batch_id) == batch_id, col(Job.state) == JobState.PENDING.value)
+    ).all()
+    for job in pending:
+        assert job.id is not None
+        transition_job(
+            session,
+            job.id,
+            from_state=JobState.PENDING,
+            to_state=JobState.CANCELED,
+            reason="batch canceled",
+            actor=actor,
+            station=station,
+            clock=clock,
+        )
+        session.execute(
+            update(Record)
+            .where(col(Record.id) == job.record_pk, col(Record.state) == RecordState.QUEUED.value)
+            .values(state=RecordState.READY.value, state_reason="its batch was canceled")
+        )
+    batch.state = BatchState.CANCELED.value
+    session.add(batch)
+    record_event(
+        session,
+        actor=actor,
+        station=station,
+        action="batch.canceled",
+        entity="batch",
+        entity_id=batch_id,
+        detail={"jobs_canceled": len(pending)},
+        clock=clock,
+    )
+    return len(pending)
+
+
+def set_priority(
+    session: Session, batch_id: int, priority: int, *, actor: str, station: str, clock: Clock
+) -> None:
+    """Higher priority batches' jobs are taken first."""
+    batch = _batch(session, batch_id)
+    batch.priority = priority
+    session.add(batch)
+    record_event(
+        session,
+        actor=actor,
+        station=station,
+        action="batch.priority",
+        entity="batch",
+        entity_id=batch_id,
+        detail={"priority": priority},
+        clock=clock,
+    )
+
+
+def _batch(session: Session, batch_id: int) -> Batch:
+    batch = session.get(Batch, batch_id)
+    if batch is None:
+        raise BatchError(f"no batch {batch_id}")
+    return batch

@@ -117,3 +117,24 @@ def test_resume_needs_the_inspection_first(ctx: Context) -> None:
     resume(ctx, "p1")
     final = run_batches(ctx, [batch_id], [PrinterConfig("p1", "sim://?cards=5", "sim://")])
     assert final.completed == 2
+
+
+@pytest.mark.usefixtures("blank_renderer")
+def test_paused_and_canceled_batches_give_out_no_jobs(ctx: Context) -> None:
+    """A paused batch waits; a canceled one returns its records to ready; priority orders."""
+    from printctl.service import change_batch
+
+    first = seed(ctx, 2)
+    config = [PrinterConfig("p1", "sim://?cards=10", "sim://")]
+    change_batch(ctx, first, "pause")
+    assert [j.state for j in jobs(ctx)] == ["pending", "pending"]
+    assert change_batch(ctx, first, "cancel") == 2
+    assert {j.state for j in jobs(ctx)} == {"canceled"}
+    again, _ = new_batch(ctx, BatchFilters(limit=1))
+    later, _ = new_batch(ctx, BatchFilters(limit=1))
+    change_batch(ctx, later, "priority", 5)
+    change_batch(ctx, again, "pause")
+    result = run_batches(ctx, [later], config)
+    assert result.completed == 1
+    with pytest.raises(UserError, match="canceled already"):
+        change_batch(ctx, first, "cancel")
