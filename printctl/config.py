@@ -47,6 +47,8 @@ class Settings:
     printers: tuple[PrinterConfig, ...] = ()
     #: Attempts per job (each one may spoil a blank) before the job fails for a person to look.
     max_attempts: int = 3
+    #: Seconds a card may wait parked at the encoder before it is rejected as encode-failed.
+    encode_deadline_s: float = 30.0
     #: Bundles whose uncompressed content exceeds this are refused (zip-bomb guard).
     bundle_max_bytes: int = 4 * 1024**3
     bundle_max_ratio: float = 200.0

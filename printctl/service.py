@@ -411,6 +411,7 @@ def _run_locked(
             station=ctx.station,
             clock=ctx.clock,
             max_attempts=ctx.settings.max_attempts,
+            encode_deadline=ctx.settings.encode_deadline_s,
             batch_ids=batch_ids,
             stop=stop,
             notify=notify,

@@ -109,6 +109,12 @@ class WorkerResult:
         return self.counter_end - self.counter_start
 
 
+class EncodeDeadline(EncoderError):
+    """The chip script did not finish while the card was parked; the card is rejected."""
+
+    code = "encode-deadline"
+
+
 class _StopPrinter(Exception):
     """Internal: the printer must stop taking jobs (reason in the message)."""
 
@@ -134,6 +140,7 @@ class PrinterWorker:
         retry_sleep: Callable[[float], None] | None = None,
         retry_limit: int = 3,
         spoil_breaker: int = 5,
+        encode_deadline: float = 30.0,
     ) -> None:
         self.engine = engine
         self.cipher = cipher
@@ -152,6 +159,7 @@ class PrinterWorker:
         self.actor = f"worker:{name}"
         self.owner = uuid.uuid4().hex  # this run's claim token: only it may move its jobs
         self.spoil_breaker = spoil_breaker
+        self.encode_deadline = encode_deadline
         self._spoiled_in_a_row = 0
         self.result = WorkerResult(printer=name)
 
@@ -274,13 +282,13 @@ class PrinterWorker:
             if encode_first:
                 step = self._step(job, JobStep.ENCODING)
                 self.printer.move_to_encoder(station)
-                chip_uid = self.encoder.run_script(record.chip_script)
+                chip_uid = self._encode(job, record)
             step = self._step(job, JobStep.PRINTING)
             self.printer.print_card(image)
             if not encode_first:
                 step = self._step(job, JobStep.ENCODING)
                 self.printer.move_to_encoder(station)
-                chip_uid = self.encoder.run_script(record.chip_script)
+                chip_uid = self._encode(job, record)
             step = self._step(job, JobStep.EJECTING)
             self.printer.eject()
         except _NoCardMoved as exc:
@@ -335,6 +343,44 @@ class PrinterWorker:
             audit=audit,
             columns=columns,
         )
+
+    def _encode(self, job: Job, record: RecordData) -> str:
+        """Run the chip script while the card is parked, within the encode deadline.
+
+        A card must not wait at the station forever: past the deadline the card is rejected
+        (as an encode failure) even if the reader is still busy. The UID is persisted on the
+        job as soon as it is known.
+        """
+        outcome: dict[str, str | BaseException] = {}
+
+        def talk() -> None:
+            try:
+                outcome["uid"] = self.encoder.run_script(record.chip_script)
+            except BaseException as exc:  # handed over to the worker thread below
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=talk, name=f"encode-{self.name}", daemon=True)
+        thread.start()
+        thread.join(self.encode_deadline)
+        if thread.is_alive():
+            raise EncodeDeadline(
+                f"the chip did not finish within {self.encode_deadline:g} s; card rejected"
+            )
+        error = outcome.get("error")
+        if isinstance(error, BaseException):
+            raise error
+        uid = str(outcome["uid"])
+        with Session(self.engine) as session:
+            self._move(
+                session,
+                job,
+                JobState.PROCESSING,
+                step=JobStep.ENCODING,
+                audit=False,
+                columns={"chip_uid": uid},
+            )
+            session.commit()
+        return uid
 
     def _read_counter(self) -> int | None:
         return self.printer.status().cards_inserted
@@ -505,7 +551,8 @@ class PrinterWorker:
         self.notify(WorkerEvent(self.name, "spoiled", job.id, f"{exc.code} while {step.value}"))
         # A device fault (reader unplugged, ribbon out) says nothing about this record: the job
         # goes back untouched by the attempt limit, and the printer stops until it is fixed.
-        device_fault = isinstance(exc, RibbonOut) or (
+        # A reader that hangs past the deadline is as broken as one that is gone.
+        device_fault = isinstance(exc, RibbonOut | EncodeDeadline) or (
             isinstance(exc, EncoderError) and exc.retryable and not isinstance(exc, NoCard)
         )
         if not device_fault and spoiled_for_job >= self.max_attempts:

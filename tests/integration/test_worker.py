@@ -417,3 +417,49 @@ def test_inspection_refuses_a_job_that_is_not_waiting(ctx: Context) -> None:
         inspect_job(ctx, 1, "issued")
     with pytest.raises(UserError, match="--found must be one of"):
         inspect_job(ctx, 1, "maybe")
+
+
+def test_a_card_parked_past_the_encode_deadline_is_rejected(ctx: Context) -> None:
+    """A chip that never answers does not hold the card forever: reject, spoil, stop."""
+    start(ctx, records=2, blanks=5)
+    release = threading.Event()
+
+    class Hanging(SimEncoder):
+        def run_script(self, script: Any) -> str:
+            release.wait(10)  # a reader that hangs; released at the end of the test
+            return super().run_script(script)
+
+    printer = SimPrinter("sim://?cards=5")
+    worker = PrinterWorker(
+        engine=ctx.engine,
+        cipher=ctx.cipher,
+        name="p1",
+        printer=printer,
+        encoder=Hanging("sim://"),
+        render=lambda _record: blank_card_image(),
+        station="s",
+        clock=ctx.clock,
+        encode_deadline=0.05,
+    )
+    try:
+        result = worker.run()
+    finally:
+        release.set()
+    assert result.stop_reason.startswith("encode-deadline")
+    assert spoiled_by_reason_now(ctx) == {"encode-failed": 1}
+    assert printer.reject_bin == 1 and job_states(ctx) == {"pending": 2}
+
+
+def test_the_chip_uid_is_persisted_before_printing(ctx: Context) -> None:
+    """Once the chip answers, its UID is on the job before the card is printed."""
+    start(ctx, records=1, blanks=5)
+    seen: list[str | None] = []
+
+    class Watching(SimPrinter):
+        def print_card(self, image: Any) -> None:
+            with Session(ctx.engine) as session:
+                seen.append(session.exec(select(Job.chip_uid)).one())
+            super().print_card(image)
+
+    run_worker(ctx, Watching("sim://?cards=5"))
+    assert seen and seen[0] and len(seen[0]) == 14
