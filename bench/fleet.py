@@ -45,7 +45,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
@@ -68,7 +68,7 @@ from printctl.models import Job, JobState
 from printctl.queue.batches import BatchFilters, finish_batches, start_batch
 from printctl.queue.recovery import recover_in_flight
 from printctl.queue.station_lock import station_lock
-from printctl.queue.worker import PrinterWorker
+from printctl.queue.worker import PrinterWorker, Renderer
 from printctl.service import (
     Context,
     import_bundles,
@@ -149,7 +149,7 @@ class MeteredEncoder(SimEncoder):
         super().__init__(url)
         self.phases = phases
 
-    def run_script(self, script: list[ChipCommand]) -> str:  # type: ignore[override]
+    def run_script(self, script: Sequence[ChipCommand]) -> str:
         with self.phases.timed("chip script"):
             return super().run_script(script)
 
@@ -158,7 +158,7 @@ class MeteredWorker(PrinterWorker):
     """The real worker, with its database and render steps timed (behaviour unchanged)."""
 
     def __init__(self, *, phases: Phases, **kwargs: Any) -> None:
-        render = kwargs.pop("render")
+        render: Renderer = kwargs.pop("render")
 
         def timed_render(record: Any) -> CardImage:
             with phases.timed("render"):
@@ -404,8 +404,13 @@ def report(
     sleeps = sum(r.busy for r in rows)
     process = wall_by.pop("_process", 0.0)
     process_cpu = cpu_by.pop("_process", 0.0)
-    inner = ("render", "feeding: stock balance + commit", "step commits (encode/print/eject)")
-    inner += ("chip script", "complete: ledger + record + commit")
+    inner = (
+        "render",
+        "feeding: stock balance + commit",
+        "step commits (encode/print/eject)",
+        "chip script",
+        "complete: ledger + record + commit",
+    )
     wall_by["record load + status reads + other"] = (
         process - sleeps - sum(wall_by[n] for n in inner)
     )

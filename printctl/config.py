@@ -31,6 +31,10 @@ class PrinterConfig:
     name: str
     url: str
     encoder: str | None = None
+    #: Duty cycle: after this many cards in a row the printer rests (0 = never).
+    rest_after: int = 0
+    #: How long it rests, in minutes (printers overheat and melt PET cards).
+    rest_minutes: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -124,11 +128,26 @@ def _parse_printers(value: Any) -> tuple[PrinterConfig, ...]:
     for item in value:
         if not isinstance(item, Mapping) or "name" not in item or "url" not in item:
             raise ConfigError(f"printer entry {item!r} needs at least 'name' and 'url'")
-        unknown = set(item) - {"name", "url", "encoder"}
+        unknown = set(item) - {"name", "url", "encoder", "rest_after", "rest_minutes"}
         if unknown:
             raise ConfigError(f"printer {item['name']!r}: unknown keys {sorted(unknown)}")
+        try:
+            rest_after = int(item.get("rest_after", 0))
+            rest_minutes = float(item.get("rest_minutes", 0.0))
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"printer {item['name']!r}: rest_after and rest_minutes must be numbers"
+            ) from None
+        if rest_after < 0 or rest_minutes < 0:
+            raise ConfigError(f"printer {item['name']!r}: rest_after/rest_minutes must be >= 0")
         printers.append(
-            PrinterConfig(str(item["name"]), str(item["url"]), item.get("encoder") or None)
+            PrinterConfig(
+                str(item["name"]),
+                str(item["url"]),
+                item.get("encoder") or None,
+                rest_after=rest_after,
+                rest_minutes=rest_minutes,
+            )
         )
     names = [p.name for p in printers]
     if len(set(names)) != len(names):
@@ -218,4 +237,7 @@ max_attempts = 3
 name = "sim-1"
 url = "sim://?cards=100&ribbon=200"
 encoder = "sim://"
+# Duty cycle: rest 20 minutes after 100 cards in a row, so the print head cools.
+rest_after = 100
+rest_minutes = 20
 """

@@ -412,6 +412,8 @@ def _run_locked(
             clock=ctx.clock,
             max_attempts=ctx.settings.max_attempts,
             encode_deadline=ctx.settings.encode_deadline_s,
+            rest_after=config.rest_after,
+            rest_seconds=config.rest_minutes * 60,
             batch_ids=batch_ids,
             stop=stop,
             notify=notify,

@@ -141,6 +141,8 @@ class PrinterWorker:
         retry_limit: int = 3,
         spoil_breaker: int = 5,
         encode_deadline: float = 30.0,
+        rest_after: int = 0,
+        rest_seconds: float = 0.0,
     ) -> None:
         self.engine = engine
         self.cipher = cipher
@@ -160,6 +162,9 @@ class PrinterWorker:
         self.owner = uuid.uuid4().hex  # this run's claim token: only it may move its jobs
         self.spoil_breaker = spoil_breaker
         self.encode_deadline = encode_deadline
+        self.rest_after = rest_after
+        self.rest_seconds = rest_seconds
+        self._cards_since_rest = 0
         self._spoiled_in_a_row = 0
         self.result = WorkerResult(printer=name)
 
@@ -196,6 +201,7 @@ class PrinterWorker:
                     break
                 try:
                     self._process(job)
+                    self._maybe_rest()
                 except _StopPrinter as exc:
                     self._stop_printer(str(exc))
                     break
@@ -210,6 +216,15 @@ class PrinterWorker:
             except HardwareError as exc:
                 log.warning("final counter read failed", printer=self.name, error=str(exc))
             self._close_devices()
+
+    def _maybe_rest(self) -> None:
+        """Duty cycle: after ``rest_after`` cards, let the printer cool for ``rest_seconds``."""
+        if not self.rest_after or self._cards_since_rest < self.rest_after:
+            return
+        self.notify(WorkerEvent(self.name, "cooling", None, f"{self.rest_seconds:g} s"))
+        log.info("printer resting", printer=self.name, seconds=self.rest_seconds)
+        self.retry_sleep(self.rest_seconds)  # an injected wait; returns early on stop
+        self._cards_since_rest = 0
 
     def _close_devices(self) -> None:
         for device in (self.encoder, self.printer):
@@ -486,6 +501,7 @@ class PrinterWorker:
         if taken > 1:
             self.result.spoiled += taken - 1
         self._spoiled_in_a_row = 0
+        self._cards_since_rest += 1
         self.result.completed += 1
         log.info(
             "card issued",

@@ -463,3 +463,24 @@ def test_the_chip_uid_is_persisted_before_printing(ctx: Context) -> None:
 
     run_worker(ctx, Watching("sim://?cards=5"))
     assert seen and seen[0] and len(seen[0]) == 14
+
+
+def test_duty_cycle_rests_the_printer_after_n_cards(ctx: Context) -> None:
+    """After rest_after cards in a row the worker waits rest_seconds before the next card."""
+    start(ctx, records=5, blanks=10)
+    waits: list[float] = []
+    worker = PrinterWorker(
+        engine=ctx.engine,
+        cipher=ctx.cipher,
+        name="p1",
+        printer=SimPrinter("sim://?cards=10"),
+        encoder=SimEncoder("sim://"),
+        render=lambda _record: blank_card_image(),
+        station="s",
+        clock=ctx.clock,
+        retry_sleep=waits.append,
+        rest_after=2,
+        rest_seconds=1200,
+    )
+    assert worker.run().completed == 5
+    assert waits == [1200, 1200]
