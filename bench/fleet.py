@@ -81,6 +81,7 @@ from printctl.service import (
 
 RATED_CARD_MS = 16_000  # 225 cards/hour
 TARGET_BUSY = 99.0
+FIRST_RENDER = "render, first card (cold caches)"
 
 
 # ---------------------------------------------------------------------------- instruments
@@ -161,7 +162,8 @@ class MeteredWorker(PrinterWorker):
         render: Renderer = kwargs.pop("render")
 
         def timed_render(record: Any) -> CardImage:
-            with phases.timed("render"):
+            first = not phases.calls["render"] and not phases.calls[FIRST_RENDER]
+            with phases.timed(FIRST_RENDER if first else "render"):
                 return render(record)
 
         super().__init__(render=timed_render, **kwargs)
@@ -178,6 +180,10 @@ class MeteredWorker(PrinterWorker):
     def _enter_feeding(self, job: Job) -> None:
         with self.phases.timed("feeding: stock balance + commit"):
             super()._enter_feeding(job)
+
+    def _encode(self, job: Job, record: Any) -> str:
+        with self.phases.timed("encode: chip thread + UID commit"):
+            return super()._encode(job, record)
 
     def _step(self, job: Any, step: Any) -> Any:
         with self.phases.timed("step commits (encode/print/eject)"):
@@ -263,6 +269,9 @@ def run_fleet(ctx: Context, batch_id: int, fleet: Fleet) -> tuple[float, float, 
                     station=ctx.station,
                     clock=ctx.clock,
                     max_attempts=ctx.settings.max_attempts,
+                    encode_deadline=ctx.settings.encode_deadline_s,
+                    rest_after=config.rest_after,
+                    rest_seconds=config.rest_minutes * 60,
                     batch_ids=[batch_id],
                     stop=stop,
                 )
@@ -405,21 +414,31 @@ def report(
     process = wall_by.pop("_process", 0.0)
     process_cpu = cpu_by.pop("_process", 0.0)
     inner = (
+        FIRST_RENDER,
         "render",
         "feeding: stock balance + commit",
         "step commits (encode/print/eject)",
-        "chip script",
+        "encode: chip thread + UID commit",
         "complete: ledger + record + commit",
     )
     wall_by["record load + status reads + other"] = (
         process - sleeps - sum(wall_by[n] for n in inner)
     )
     cpu_by["record load + status reads + other"] = process_cpu - sum(cpu_by[n] for n in inner)
-    order = ("claim (commit)", "record load + status reads + other", *inner)
+    order = ("claim (commit)", "record load + status reads + other", *inner[1:])
     print("worker phases, per card (wall = incl. waiting for the GIL / DB lock; cpu = thread):")
     n = max(issued, 1)
     for name in order:
         print(f"  {name:<36} wall {_ms(wall_by[name] / n)}   cpu {_ms(cpu_by[name] / n)}")
+        if name.startswith("encode"):
+            label = "  of which the chip script"
+            print(f"  {label:<36} wall {_ms(wall_by['chip script'] / n)}")
+    first = [p.wall[FIRST_RENDER] for p in fleet.phases.values() if p.calls[FIRST_RENDER]]
+    if first:
+        print(
+            f"  (render of each printer's first card, cold caches: mean "
+            f"{_ms(statistics.fmean(first)).strip()}, once per printer, in start-up above)"
+        )
 
     if args.per_printer:
         print("per printer:")

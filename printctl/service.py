@@ -60,7 +60,7 @@ from printctl.queue.station_lock import StationBusy, station_lock
 from printctl.queue.worker import PrinterWorker, RenderFailed, WorkerEvent, WorkerResult
 from printctl.records import RecordSummary, list_records
 from printctl.registry import make_encoder, make_printer
-from printctl.render.card import render_card
+from printctl.render.card import render_card, warm_up
 from printctl.render.errors import RenderError
 from printctl.stock import StockBalance, balance, receive, spoiled_by_reason
 
@@ -303,7 +303,11 @@ def new_batch(
 
 
 def make_card_renderer(issue_date: date) -> Callable[[Any], CardImage]:
-    """The worker's renderer: draws a record's card, turning layout failures into job errors."""
+    """The worker's renderer: draws a record's card, turning layout failures into job errors.
+
+    The artwork is drawn once here, so no printer waits for it on its first card.
+    """
+    warm_up()
 
     def render(record: Any) -> CardImage:
         try:

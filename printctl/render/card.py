@@ -239,10 +239,30 @@ class CardRenderer:
         )
 
 
-@lru_cache(maxsize=4)
+_RENDERERS: dict[Template, CardRenderer] = {}
+_RENDERERS_LOCK = threading.Lock()
+
+
 def renderer_for(template: Template) -> CardRenderer:
-    """The shared :class:`CardRenderer` of ``template`` (so its caches are reused)."""
-    return CardRenderer(template)
+    """The shared :class:`CardRenderer` of ``template`` (so its caches are reused).
+
+    Locked, not ``lru_cache``d: printer threads starting together must share one renderer
+    instead of each drawing the artwork on its first card.
+    """
+    with _RENDERERS_LOCK:
+        renderer = _RENDERERS.get(template)
+        if renderer is None:
+            renderer = _RENDERERS[template] = CardRenderer(template)
+        return renderer
+
+
+def warm_up(template: Template | None = None) -> None:
+    """Build the renderer and its artwork caches now, before the printers start."""
+    chosen = template or default_template()
+    renderer = renderer_for(chosen)
+    renderer.art_panel(chosen.front)
+    if chosen.back is not None:
+        renderer.art_panel(chosen.back)
 
 
 def render_card(
