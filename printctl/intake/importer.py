@@ -17,6 +17,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Engine, func, insert, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from printctl.audit import Clock, EventSpec, record_event, record_events
@@ -133,6 +134,17 @@ def import_bundle(
         try:
             outcome = _store(session, path, parsed, sealed, actor, station, clock)
             session.commit()
+        except IntegrityError:
+            # Another station imported the same bundle (or records) at the same moment; our
+            # transaction stored nothing. Importing again will say what is already there.
+            session.rollback()
+            return ImportOutcome(
+                str(path),
+                "rejected",
+                bundle_id=parsed.bundle_id,
+                reason="another import stored the same bundle or records at the same moment; "
+                "nothing was stored from this file, import it again",
+            )
         except BaseException:
             session.rollback()
             raise

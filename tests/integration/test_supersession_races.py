@@ -209,3 +209,26 @@ def test_two_batches_created_at_once_never_share_a_record(
             )
         first.commit()
     assert job_states(ctx) == ["pending"]
+
+
+def test_two_imports_of_one_bundle_at_once_store_it_once(
+    ctx: Context, center: CenterKey, tmp_path: Path
+) -> None:
+    """Concurrent imports of the same bundle: one imports, the other stores nothing, no crash."""
+    import threading
+
+    info = make_bundle(tmp_path / "in", key=center, count=20, seed=8)
+    outcomes: list[str] = []
+
+    def run() -> None:
+        (outcome,) = import_bundles(ctx, [info.path])
+        outcomes.append(outcome.outcome)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) in (["already-imported", "imported"], ["imported", "rejected"])
+    with Session(ctx.engine) as session:
+        assert len(session.exec(select(Record)).all()) == 20
