@@ -23,7 +23,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from printctl.domain import RecordData, RequestType, Sex
+from printctl.center.sample import sample_record
+from printctl.domain import RecordData
 from printctl.render import default_template, render_card, renderer_for
 
 NAMES = (
@@ -59,32 +60,7 @@ def _signature(seed: int) -> bytes:
 
 def make_records(count: int) -> list[RecordData]:
     """``count`` distinct synthetic records (names, photos, signatures vary)."""
-    base = RecordData(
-        record_id="PRR-2026-000000",
-        version=1,
-        request_type=RequestType.NEW,
-        nik="1409015708900001",
-        name="",
-        birth_place="TELUK KUANTAN",
-        birth_date=date(1990, 8, 17),
-        sex=Sex.PEREMPUAN,
-        blood_type="O",
-        address="JL. PERJUANGAN NO. 12",
-        rt="002",
-        rw="003",
-        village="SUNGAI JERING",
-        district="KUANTAN TENGAH",
-        regency="KUANTAN SINGINGI",
-        province="RIAU",
-        religion="ISLAM",
-        marital_status="KAWIN",
-        occupation="PEDAGANG",
-        citizenship="WNI",
-        valid_until="SEUMUR HIDUP",
-        issue_place="KUANTAN SINGINGI",
-        photo=b"",
-        signature=b"",
-    )
+    base = sample_record(record_id="PRR-2026-000000", name="")
     photos = [_portrait(i) for i in range(16)]
     signatures = [_signature(i) for i in range(16)]
     return [

@@ -123,35 +123,8 @@ def test_foreign_log_lines_and_tracebacks_are_masked(tmp_path: Path) -> None:
 
 def test_record_repr_carries_no_personal_data() -> None:
     """A record printed in a traceback shows its id and the NIK's last four digits only."""
-    from datetime import date
+    from printctl.center.sample import sample_record
 
-    from printctl.domain import RecordData, RequestType, Sex
-
-    record = RecordData(
-        "PRR-1",
-        1,
-        RequestType.NEW,
-        "1409015708900001",
-        "SITI AMINAH",
-        "TELUK KUANTAN",
-        date(1990, 8, 17),
-        Sex.PEREMPUAN,
-        "O",
-        "JL. X",
-        "001",
-        "002",
-        "V",
-        "D",
-        "R",
-        "P",
-        "ISLAM",
-        "KAWIN",
-        "PEDAGANG",
-        "WNI",
-        "SEUMUR HIDUP",
-        "KUANTAN SINGINGI",
-        b"",
-        b"",
-    )
+    record = sample_record(record_id="PRR-1")
     assert repr(record) == "RecordData(PRR-1 v1, nik=************0001)"
     assert "SITI" not in repr(record)

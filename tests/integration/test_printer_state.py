@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 from sqlalchemy import insert
 from sqlmodel import Session
 
+from printctl.center.sample import sample_record
 from printctl.config import PrinterConfig
-from printctl.domain import ChipCommand, RecordData, RequestType, Sex
+from printctl.domain import Sex
 from printctl.models import Record, RecordState
 from printctl.queue.batches import BatchFilters
 from printctl.records import seal_record
@@ -29,32 +28,11 @@ from printctl.service import (
 def seed(ctx: Context, count: int) -> int:
     rows = []
     for i in range(count):
-        record = RecordData(
-            f"PRR-P-{i:04d}",
-            1,
-            RequestType.NEW,
-            f"140902170890{i + 1:04d}",
-            f"WARGA {i}",
-            "TELUK KUANTAN",
-            date(1990, 8, 17),
-            Sex.LAKI_LAKI,
-            "O",
-            "JL. X",
-            "001",
-            "002",
-            "SUNGAI JERING",
-            "KUANTAN TENGAH",
-            "KUANTAN SINGINGI",
-            "RIAU",
-            "ISLAM",
-            "KAWIN",
-            "PEDAGANG",
-            "WNI",
-            "SEUMUR HIDUP",
-            "KUANTAN SINGINGI",
-            b"",
-            b"",
-            (ChipCommand(bytes.fromhex("00A4040C07A000000077010800"), b"\x90\x00"),),
+        record = sample_record(
+            record_id=f"PRR-P-{i:04d}",
+            nik=f"140902170890{i + 1:04d}",
+            name=f"WARGA {i}",
+            sex=Sex.LAKI_LAKI,
         )
         rows.append(seal_record(record, ctx.cipher, bundle_id="B", state=RecordState.READY))
     with Session(ctx.engine) as session:

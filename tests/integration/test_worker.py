@@ -7,7 +7,6 @@ Rendering is replaced by a blank card image: what is under test is the queue and
 from __future__ import annotations
 
 import threading
-from datetime import date
 from typing import Any
 
 import pytest
@@ -16,7 +15,8 @@ from sqlmodel import Session, col, func, select
 
 from drivers.conformance import blank_card_image
 from drivers.sim import SimEncoder, SimPrinter
-from printctl.domain import ChipCommand, RecordData, RequestType, Sex
+from printctl.center.sample import sample_record
+from printctl.domain import RecordData, Sex
 from printctl.models import Job, JobState, LedgerEntry, PrinterRow, Record, RecordState
 from printctl.queue.batches import BatchFilters
 from printctl.queue.worker import PrinterWorker, RenderFailed, WorkerResult
@@ -24,39 +24,15 @@ from printctl.records import seal_record
 from printctl.service import Context, new_batch, receive_stock, stock
 from printctl.stock import balance, spoiled_by_reason
 
-SCRIPT = (
-    ChipCommand(bytes.fromhex("00A4040C07A000000077010800"), b"\x90\x00"),
-    ChipCommand(bytes.fromhex("00D6000004DEADBEEF"), b"\x90\x00"),
-)
-
 
 def make_record(i: int) -> RecordData:
-    return RecordData(
+    return sample_record(
         record_id=f"PRR-T-{i:05d}",
-        version=1,
-        request_type=RequestType.NEW,
         nik=f"140902170890{i + 1:04d}",
         name=f"WARGA {i}",
-        birth_place="TELUK KUANTAN",
-        birth_date=date(1990, 8, 17),
         sex=Sex.LAKI_LAKI,
-        blood_type="O",
-        address="JL. PERJUANGAN NO. 12",
-        rt="002",
-        rw="003",
-        village="SUNGAI JERING",
-        district="KUANTAN TENGAH",
-        regency="KUANTAN SINGINGI",
-        province="RIAU",
-        religion="ISLAM",
-        marital_status="KAWIN",
-        occupation="PEDAGANG",
-        citizenship="WNI",
-        valid_until="SEUMUR HIDUP",
-        issue_place="KUANTAN SINGINGI",
         photo=b"jpeg",
         signature=b"png",
-        chip_script=SCRIPT,
     )
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import io
-from dataclasses import replace
 from datetime import date
 from typing import Any
 
 from PIL import Image, ImageDraw
 
-from printctl.domain import RecordData, RequestType, Sex
+from printctl.center.sample import sample_record
+from printctl.domain import RecordData
 
 ISSUE_DATE = date(2026, 3, 14)
 
@@ -50,33 +50,7 @@ _SIGNATURE = signature_png()
 
 def make_record(**overrides: Any) -> RecordData:
     """The spec's sample record (SITI AMINAH, Kuantan Singingi) with ``overrides`` applied."""
-    record = RecordData(
-        record_id="PRR-2026-000001",
-        version=1,
-        request_type=RequestType.NEW,
-        nik="1409015708900001",
-        name="SITI AMINAH",
-        birth_place="TELUK KUANTAN",
-        birth_date=date(1990, 8, 17),
-        sex=Sex.PEREMPUAN,
-        blood_type="O",
-        address="JL. PERJUANGAN NO. 12",
-        rt="002",
-        rw="003",
-        village="SUNGAI JERING",
-        district="KUANTAN TENGAH",
-        regency="KUANTAN SINGINGI",
-        province="RIAU",
-        religion="ISLAM",
-        marital_status="KAWIN",
-        occupation="PEDAGANG",
-        citizenship="WNI",
-        valid_until="SEUMUR HIDUP",
-        issue_place="KUANTAN SINGINGI",
-        photo=_PHOTO,
-        signature=_SIGNATURE,
-    )
-    return replace(record, **overrides)
+    return sample_record(**{"photo": _PHOTO, "signature": _SIGNATURE, **overrides})
 
 
 #: A 60-character name (the spec's maximum), in words as names are.
