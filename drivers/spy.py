@@ -26,7 +26,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from printctl.hardware import (
     CardImage,
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = ["SpyCall", "SpyEncoder", "SpyPrinter", "spy"]
 
 T = TypeVar("T")
+D = TypeVar("D", Printer, Encoder)  # the wrapped driver
 
 
 @dataclass(frozen=True)
@@ -79,19 +80,19 @@ class SpyCall:
         return asdict(self)
 
 
-class _Spy:
+class _Spy(Generic[D]):
     """What both wrappers share: the record-keeping around one forwarded call."""
 
     def __init__(
         self,
-        inner: Any,
+        inner: D,
         *,
-        calls: list[SpyCall] | None,
-        on_call: Callable[[SpyCall], None] | None,
-        clock: Callable[[], float],
-        logger: Any,
+        calls: list[SpyCall] | None = None,
+        on_call: Callable[[SpyCall], None] | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+        logger: Any = None,
     ) -> None:
-        self.inner = inner
+        self.inner: D = inner
         self.url: str = inner.url
         # A caller may pass its own list so that the spies of several drivers (one per
         # conformance check) write one log in call order.
@@ -99,6 +100,17 @@ class _Spy:
         self._on_call = on_call
         self._clock = clock
         self._log = logger if logger is not None else get_logger("printctl.spy")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.inner!r})"
+
+    def open(self) -> None:
+        """Forward ``open``."""
+        self._call("open", self.inner.open)
+
+    def close(self) -> None:
+        """Forward ``close``."""
+        self._call("close", self.inner.close)
 
     def _call(
         self,
@@ -180,35 +192,11 @@ def _image_summary(image: CardImage) -> str:
     return f"label={image.label!r} back={'yes' if image.back is not None else 'no'}"
 
 
-class SpyPrinter(_Spy):
+class SpyPrinter(_Spy[Printer]):
     """A :class:`~printctl.hardware.Printer` that forwards to ``inner`` and records each call.
 
     ``inner`` is the wrapped driver (read its own attributes there); ``calls`` the records.
     """
-
-    inner: Printer
-
-    def __init__(
-        self,
-        inner: Printer,
-        *,
-        calls: list[SpyCall] | None = None,
-        on_call: Callable[[SpyCall], None] | None = None,
-        clock: Callable[[], float] = time.perf_counter,
-        logger: Any = None,
-    ) -> None:
-        super().__init__(inner, calls=calls, on_call=on_call, clock=clock, logger=logger)
-
-    def __repr__(self) -> str:
-        return f"SpyPrinter({self.inner!r})"
-
-    def open(self) -> None:
-        """Forward ``open``."""
-        self._call("open", self.inner.open)
-
-    def close(self) -> None:
-        """Forward ``close``."""
-        self._call("close", self.inner.close)
 
     def capabilities(self) -> PrinterCapabilities:
         """Forward ``capabilities``; the record names the model."""
@@ -241,35 +229,11 @@ class SpyPrinter(_Spy):
         self._call("reject", self.inner.reject)
 
 
-class SpyEncoder(_Spy):
+class SpyEncoder(_Spy[Encoder]):
     """An :class:`~printctl.hardware.Encoder` that forwards to ``inner`` and records each call.
 
     UIDs pass through to the caller but are never recorded.
     """
-
-    inner: Encoder
-
-    def __init__(
-        self,
-        inner: Encoder,
-        *,
-        calls: list[SpyCall] | None = None,
-        on_call: Callable[[SpyCall], None] | None = None,
-        clock: Callable[[], float] = time.perf_counter,
-        logger: Any = None,
-    ) -> None:
-        super().__init__(inner, calls=calls, on_call=on_call, clock=clock, logger=logger)
-
-    def __repr__(self) -> str:
-        return f"SpyEncoder({self.inner!r})"
-
-    def open(self) -> None:
-        """Forward ``open``."""
-        self._call("open", self.inner.open)
-
-    def close(self) -> None:
-        """Forward ``close``."""
-        self._call("close", self.inner.close)
 
     def detect(self) -> bool:
         """Forward ``detect``; the record says whether a card was there."""
