@@ -37,14 +37,40 @@ class RecordState(enum.StrEnum):
 
 
 class JobState(enum.StrEnum):
-    """A print job's state (IPP's vocabulary, plus inspection)."""
+    """A print job's state (IPP's ``job-state`` vocabulary, plus inspection).
 
-    PENDING = "pending"
-    PROCESSING = "processing"
-    COMPLETED = "completed"
-    ABORTED = "aborted"  #: gave up (render error, attempts exhausted): record needs a person
-    CANCELED = "canceled"
+    The allowed moves are :data:`printctl.queue.store.JOB_TRANSITIONS`.
+    """
+
+    PENDING = "pending"  #: waiting for a printer
+    HELD = "held"  #: not eligible until a person releases it (``printctl jobs release``)
+    PROCESSING = "processing"  #: a printer has it; ``step`` says how far the card got
+    STOPPED = "stopped"  #: its printer stopped on a transient condition while holding it
+    COMPLETED = "completed"  #: the card was issued
+    ABORTED = "aborted"  #: gave up (attempts exhausted): the record needs a person
+    CANCELED = "canceled"  #: withdrawn (batch canceled, record superseded)
     NEEDS_INSPECTION = "needs-inspection"  #: outcome unknown: never retried without a person
+
+
+#: Job states in which a printer (and so a station) holds the job.
+ACTIVE_JOB_STATES = (JobState.PROCESSING, JobState.STOPPED)
+
+
+class JobReason(enum.StrEnum):
+    """Why a job is in its state (IPP ``job-state-reasons``, stored as a space-separated set)."""
+
+    HELD_BY_POLICY = "job-held-by-policy"  #: the printer's fault policy said hold
+    HELD_BY_OPERATOR = "job-held-by-operator"
+    RENDER_FAILED = "render-failed"  #: the card could not be drawn (template or data)
+    ENCODER_MISSING = "encoder-missing"  #: the job needs a chip encoder the printer lacks
+    PRINTER_STOPPED = "printer-stopped"  #: waiting while its printer recovers
+    RETRY = "job-retry"  #: handed back for another attempt
+    ATTEMPTS_EXHAUSTED = "attempts-exhausted"
+    OUTCOME_UNKNOWN = "card-outcome-unknown"  #: a card may exist; a person must look
+    RECOVERED = "recovered-after-restart"
+    LEASE_EXPIRED = "station-lease-expired"  #: its station stopped heart-beating
+    SUPERSEDED = "record-superseded"
+    CANCELED_BY_OPERATOR = "job-canceled-by-operator"
 
 
 class JobStep(enum.StrEnum):
@@ -67,6 +93,34 @@ CARD_STEPS = (
     JobStep.EJECTING,
     JobStep.REJECTING,
 )
+
+
+class PrinterRunState(enum.StrEnum):
+    """A printer's state as the queue sees it (IPP ``printer-state``)."""
+
+    IDLE = "idle"  #: takes jobs when a run drives it
+    PROCESSING = "processing"  #: a run is printing on it
+    STOPPED = "stopped"  #: takes no job; ``reasons`` say why and whether it clears itself
+
+
+class PrinterReason(enum.StrEnum):
+    """Why a printer is stopped, or what it warns of (IPP ``printer-state-reasons``)."""
+
+    MEDIA_EMPTY = "media-empty"  #: the hopper is empty
+    MEDIA_JAM = "media-jam"
+    RIBBON_LOW = "ribbon-low"  #: a warning: the printer keeps printing
+    RIBBON_EMPTY = "ribbon-empty"
+    COVER_OPEN = "cover-open"
+    REJECT_BIN_FULL = "reject-bin-full"
+    OFFLINE = "offline"  #: the printer (or its reader) does not answer
+    COOLING = "cooling"  #: resting after its duty cycle
+    OUT_OF_STOCK = "out-of-stock"  #: the ledger has no blank on hand for it
+    AWAITING_INSPECTION = "awaiting-inspection"  #: a card of its is in doubt
+    ENCODER_FAULT = "encoder-fault"  #: the chip encoder is missing, gone or hanging
+    SPOILING = "spoiling"  #: too many blanks spoiled in a row
+    DEVICE_ERROR = "device-error"  #: anything else the driver reported
+    INTERNAL_ERROR = "internal-error"  #: a bug or database failure in printctl
+    PAUSED = "paused-by-operator"
 
 
 class BatchState(enum.StrEnum):
@@ -203,6 +257,8 @@ class Job(SQLModel, table=True):
     #: move a job it does not own.
     owner: str | None = Field(default=None, max_length=64)
     chip_uid: str | None = Field(default=None, max_length=40)
+    #: :class:`JobReason` values (and printer reasons while stopped), space-separated.
+    reasons: str = Field(default="", max_length=500)
     error: str = Field(default="", max_length=1000)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
@@ -216,10 +272,35 @@ class PrinterRow(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=100)
     url: str = Field(max_length=500)
     station: str = Field(max_length=100)
-    state: str = Field(default="idle", max_length=20)
-    reason: str = Field(default="", max_length=500)
+    state: str = Field(default=PrinterRunState.IDLE.value, max_length=20)
+    #: :class:`PrinterReason` values, space-separated.
+    reasons: str = Field(default="", max_length=500)
+    reason: str = Field(default="", max_length=500)  # the words a person reads
+    #: True when the stop clears by itself (a closed cover, a refilled hopper, a rest that
+    #: ended): the next run checks the printer and goes on. False: a person must resume it.
+    auto_resume: bool = False
     cards_inserted: int | None = None
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class StationRow(SQLModel, table=True):
+    """A print station (one ``printctl run`` process) sharing this database, with its lease.
+
+    A running station renews ``heartbeat_at``; one whose heartbeat is older than its
+    ``lease_s`` is presumed dead, and another station reconciles its jobs.
+    """
+
+    __tablename__ = "station"
+
+    name: str = Field(primary_key=True, max_length=100)
+    run_id: str = Field(max_length=64)
+    host: str = Field(default="", max_length=200)
+    pid: int = 0
+    state: str = Field(default="running", max_length=20)  # running | stopped | lost
+    reason: str = Field(default="", max_length=500)
+    lease_s: float = 30.0
+    started_at: datetime = Field(default_factory=utcnow)
+    heartbeat_at: datetime = Field(default_factory=utcnow)
 
 
 class LedgerEntry(SQLModel, table=True):

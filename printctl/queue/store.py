@@ -15,19 +15,41 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from printctl.audit import Clock, record_event
-from printctl.models import Batch, BatchState, Job, JobState, JobStep, Record, RecordState
+from printctl.models import (
+    Batch,
+    BatchState,
+    Job,
+    JobState,
+    JobStep,
+    PrinterRow,
+    PrinterRunState,
+    Record,
+    RecordState,
+)
 
 # Which job states may follow which. Anything else is a bug, and raises.
 JOB_TRANSITIONS: dict[JobState, frozenset[JobState]] = {
-    JobState.PENDING: frozenset({JobState.PROCESSING, JobState.CANCELED}),
+    JobState.PENDING: frozenset({JobState.PROCESSING, JobState.HELD, JobState.CANCELED}),
+    JobState.HELD: frozenset({JobState.PENDING, JobState.CANCELED}),  # released, or withdrawn
     JobState.PROCESSING: frozenset(
         {
             JobState.PROCESSING,  # a step change inside processing
+            JobState.STOPPED,  # its printer waits for a transient condition, card held
             JobState.PENDING,  # handed back: no blank used, or a spoiled one to retry
+            JobState.HELD,  # the fault policy holds it for a person
             JobState.CANCELED,  # handed back, but a higher version arrived meanwhile
             JobState.COMPLETED,
             JobState.ABORTED,
             JobState.NEEDS_INSPECTION,
+        }
+    ),
+    JobState.STOPPED: frozenset(
+        {
+            JobState.PROCESSING,  # the condition cleared: the same card goes on
+            JobState.PENDING,  # the card was rejected (or none was held): another attempt
+            JobState.CANCELED,
+            JobState.ABORTED,
+            JobState.NEEDS_INSPECTION,  # the card could not be got out: a person looks
         }
     ),
     JobState.NEEDS_INSPECTION: frozenset(
@@ -37,6 +59,24 @@ JOB_TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     JobState.COMPLETED: frozenset(),
     JobState.CANCELED: frozenset(),
 }
+
+#: Which printer states may follow which (a state may follow itself when its reasons change).
+PRINTER_TRANSITIONS: dict[PrinterRunState, frozenset[PrinterRunState]] = {
+    PrinterRunState.IDLE: frozenset(
+        {PrinterRunState.IDLE, PrinterRunState.PROCESSING, PrinterRunState.STOPPED}
+    ),
+    PrinterRunState.PROCESSING: frozenset(
+        {PrinterRunState.PROCESSING, PrinterRunState.IDLE, PrinterRunState.STOPPED}
+    ),
+    PrinterRunState.STOPPED: frozenset(
+        {PrinterRunState.STOPPED, PrinterRunState.IDLE, PrinterRunState.PROCESSING}
+    ),
+}
+
+
+def reason_set(reasons: Iterable[str]) -> str:
+    """The stored form of a reason set: sorted, unique, space-separated."""
+    return " ".join(sorted({r for r in reasons if r}))
 
 
 class TransitionConflict(Exception):
@@ -57,13 +97,19 @@ def transition_job(
     audit: bool = True,
     columns: dict[str, Any] | None = None,
     owner: str | None = None,
+    reasons: Iterable[str] = (),
 ) -> None:
     """Move one job atomically, or raise :class:`TransitionConflict`.
 
     ``columns`` are further job columns set in the same statement (printer, chip UID, …).
-    ``owner``, when given, must be the run that claimed the job.
+    ``owner``, when given, must be the run that claimed the job. ``reasons`` (IPP
+    job-state-reasons) replace the job's reason set when given or when the state changes;
+    a step change inside ``processing`` keeps them.
     """
-    values = columns or {}
+    values = dict(columns or {})
+    reasons = tuple(reasons)
+    if reasons or to_state is not from_state:
+        values["reasons"] = reason_set(reasons)
     if to_state not in JOB_TRANSITIONS[from_state]:
         raise ValueError(f"job transition {from_state} → {to_state} is not allowed")
     statement = update(Job).where(col(Job.id) == job_id, col(Job.state) == from_state.value)
@@ -79,6 +125,8 @@ def transition_job(
         detail: dict[str, Any] = {"from": from_state.value, "step": step.value}
         if reason:
             detail["reason"] = reason
+        if values.get("reasons"):
+            detail["reasons"] = values["reasons"]
         detail.update({k: v for k, v in values.items() if k in {"printer", "chip_uid", "error"}})
         record_event(
             session,
@@ -182,3 +230,61 @@ def claim_next_job(
     )
     session.refresh(job)
     return job
+
+
+def transition_printer(
+    session: Session,
+    name: str,
+    to_state: PrinterRunState,
+    *,
+    actor: str,
+    station: str,
+    clock: Clock,
+    url: str = "",
+    reasons: Iterable[str] = (),
+    reason: str = "",
+    auto_resume: bool = False,
+    counter: int | None = None,
+) -> bool:
+    """Set a printer's state and reasons (creating its row on first sight); journal changes.
+
+    A printer is driven by one worker of one station at a time, so the row is read and
+    written in the caller's transaction; the move is checked against
+    :data:`PRINTER_TRANSITIONS`. Only a change of state or reasons is journaled (a run's
+    many "still processing" updates are not). Returns True when something changed.
+    """
+    row = session.get(PrinterRow, name)
+    if row is None:
+        row = PrinterRow(name=name, url=url, station=station, state=PrinterRunState.IDLE.value)
+    from_state = PrinterRunState(row.state)
+    if to_state not in PRINTER_TRANSITIONS[from_state]:
+        raise ValueError(f"printer transition {from_state} → {to_state} is not allowed")
+    stored = reason_set(reasons)
+    changed = (from_state, row.reasons) != (to_state, stored)
+    row.state, row.reasons = to_state.value, stored
+    row.reason = reason[:500]
+    row.auto_resume = auto_resume if to_state is PrinterRunState.STOPPED else False
+    row.station = station
+    if url:
+        row.url = url
+    if counter is not None:
+        row.cards_inserted = counter
+    row.updated_at = clock()
+    session.add(row)
+    if changed:
+        record_event(
+            session,
+            actor=actor,
+            station=station,
+            action=f"printer.{to_state.value}",
+            entity="printer",
+            entity_id=name,
+            detail={
+                "from": from_state.value,
+                "reasons": stored,
+                "reason": reason,
+                "auto_resume": row.auto_resume,
+            },
+            clock=clock,
+        )
+    return changed

@@ -143,6 +143,7 @@ class PrinterWorker:
         encode_deadline: float = 30.0,
         rest_after: int = 0,
         rest_seconds: float = 0.0,
+        idle: Callable[[], bool] | None = None,
     ) -> None:
         self.engine = engine
         self.cipher = cipher
@@ -164,6 +165,9 @@ class PrinterWorker:
         self.encode_deadline = encode_deadline
         self.rest_after = rest_after
         self.rest_seconds = rest_seconds
+        #: Called when no job is claimable: True means "wait done, look again", False "finish".
+        #: A batch run finishes (None); a station run waits for work until it is stopped.
+        self.idle = idle
         self._cards_since_rest = 0
         self._spoiled_in_a_row = 0
         self.result = WorkerResult(printer=name)
@@ -198,6 +202,8 @@ class PrinterWorker:
                     self._stop_printer(f"internal error while taking the next job: {exc!r}")
                     break
                 if job is None:
+                    if self.idle is not None and self.idle():
+                        continue
                     break
                 try:
                     self._process(job)
