@@ -513,6 +513,7 @@ def jobs_list(
             "attempts": j.attempts,
             "printer": j.printer,
             "chip_uid": j.chip_uid,
+            "reasons": j.reasons.split(),
             "error": j.error,
         }
         for j in rows
@@ -567,6 +568,32 @@ def jobs_inspect(
     )
 
 
+@jobs_app.command("hold")
+def jobs_hold(
+    job_id: Annotated[int, typer.Argument(help="The pending job to set aside.")],
+    note: Annotated[str, typer.Option(help="Why, for the audit log.")] = "",
+) -> None:
+    """Set a pending job aside: no printer takes it until it is released."""
+    from printctl.service import hold
+
+    with _context() as ctx:
+        hold(ctx, job_id, note)
+    out.print(f"Job {job_id} is held (release it with: printctl jobs release {job_id}).")
+
+
+@jobs_app.command("release")
+def jobs_release(
+    job_id: Annotated[int, typer.Argument(help="The held job.")],
+    note: Annotated[str, typer.Option(help="What was fixed, for the audit log.")] = "",
+) -> None:
+    """Release a held job (held by an operator, or by a printer's fault policy) to pending."""
+    from printctl.service import release
+
+    with _context() as ctx:
+        was = release(ctx, job_id, note)
+    out.print(f"Job {job_id} is pending again (it was held: {was or 'no reason given'}).")
+
+
 @printers_app.command("list")
 def printers_list(json_out: JsonOpt = False) -> None:
     """The configured printers, whether they are stopped and why, and open inspections."""
@@ -577,10 +604,21 @@ def printers_list(json_out: JsonOpt = False) -> None:
     if json_out:
         _print_json([v.as_dict() for v in views])
         return
-    table = Table("printer", "state", "why", "cards (counter)", "awaiting inspection", "url")
+    table = Table(
+        "printer", "state", "reasons", "why", "cards (counter)", "awaiting inspection", "url"
+    )
     for v in views:
         counter = "" if v.cards_inserted is None else str(v.cards_inserted)
-        table.add_row(v.name, v.state, v.reason, counter, str(v.awaiting_inspection), v.url)
+        state = f"{v.state} (clears itself)" if v.clears_itself else v.state
+        table.add_row(
+            v.name,
+            state,
+            " ".join(v.reasons),
+            v.reason,
+            counter,
+            str(v.awaiting_inspection),
+            v.url,
+        )
     out.print(table)
 
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from printctl.queue.policy import FaultPolicy, PolicyError
+
 CONFIG_FILE_NAME = "printctl.toml"
 
 
@@ -35,6 +37,8 @@ class PrinterConfig:
     rest_after: int = 0
     #: How long it rests, in minutes (printers overheat and melt PET cards).
     rest_minutes: float = 0.0
+    #: Fault-policy overrides, condition code → action (see :mod:`printctl.queue.policy`).
+    policy: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,15 @@ class Settings:
     max_attempts: int = 3
     #: Seconds a card may wait parked at the encoder before it is rejected as encode-failed.
     encode_deadline_s: float = 30.0
+    #: Fault policy waits (see docs/configuration.md): the first ``retry-later`` re-check,
+    #: doubling up to the cap; how long an intact card may wait in the printer for a condition
+    #: to clear; how long a printer in a batch run waits before it leaves the run stopped.
+    retry_backoff_s: float = 2.0
+    retry_backoff_max_s: float = 60.0
+    card_wait_s: float = 600.0
+    wait_max_s: float = 1800.0
+    #: Immediate retries of a step under ``retry-now`` before it escalates.
+    retry_now_limit: int = 2
     #: Bundles whose uncompressed content exceeds this are refused (zip-bomb guard).
     bundle_max_bytes: int = 4 * 1024**3
     bundle_max_ratio: float = 200.0
@@ -78,6 +91,17 @@ class Settings:
                 return printer
         known = ", ".join(p.name for p in self.printers) or "none configured"
         raise ConfigError(f"no printer named {name!r} (known: {known})")
+
+    def fault_policy(self, printer: PrinterConfig) -> FaultPolicy:
+        """The fault policy of ``printer``: the defaults, its overrides, these waits."""
+        return FaultPolicy.configured(
+            dict(printer.policy),
+            retry_now_limit=self.retry_now_limit,
+            backoff_initial_s=self.retry_backoff_s,
+            backoff_max_s=self.retry_backoff_max_s,
+            card_wait_s=self.card_wait_s,
+            wait_max_s=self.wait_max_s,
+        )
 
 
 _SCALAR_FIELDS = {f.name: f for f in fields(Settings) if f.name not in {"printers", "base_dir"}}
@@ -128,7 +152,7 @@ def _parse_printers(value: Any) -> tuple[PrinterConfig, ...]:
     for item in value:
         if not isinstance(item, Mapping) or "name" not in item or "url" not in item:
             raise ConfigError(f"printer entry {item!r} needs at least 'name' and 'url'")
-        unknown = set(item) - {"name", "url", "encoder", "rest_after", "rest_minutes"}
+        unknown = set(item) - {"name", "url", "encoder", "rest_after", "rest_minutes", "policy"}
         if unknown:
             raise ConfigError(f"printer {item['name']!r}: unknown keys {sorted(unknown)}")
         try:
@@ -140,6 +164,13 @@ def _parse_printers(value: Any) -> tuple[PrinterConfig, ...]:
             ) from None
         if rest_after < 0 or rest_minutes < 0:
             raise ConfigError(f"printer {item['name']!r}: rest_after/rest_minutes must be >= 0")
+        policy = item.get("policy") or {}
+        if not isinstance(policy, Mapping):
+            raise ConfigError(f"printer {item['name']!r}: policy must be a table of code = action")
+        try:
+            FaultPolicy.configured({str(k): str(v) for k, v in policy.items()})
+        except PolicyError as exc:
+            raise ConfigError(f"printer {item['name']!r}: policy: {exc}") from None
         printers.append(
             PrinterConfig(
                 str(item["name"]),
@@ -147,6 +178,7 @@ def _parse_printers(value: Any) -> tuple[PrinterConfig, ...]:
                 item.get("encoder") or None,
                 rest_after=rest_after,
                 rest_minutes=rest_minutes,
+                policy=tuple((str(k), str(v)) for k, v in policy.items()),
             )
         )
     names = [p.name for p in printers]
@@ -240,4 +272,8 @@ encoder = "sim://"
 # Duty cycle: rest 20 minutes after 100 cards in a row, so the print head cools.
 rest_after = 100
 rest_minutes = 20
+# Fault policy overrides: condition = action (retry-now, retry-later, hold-job, stop-printer,
+# abort-job, needs-inspection). `docs/configuration.md` lists the conditions and defaults.
+# [printers.policy]
+# media-jam = "stop-printer"
 """

@@ -1,9 +1,12 @@
 """Printer states that outlive a run: a stopped printer stays stopped until a person resumes it.
 
-A worker that stops its printer (empty hopper, ribbon out, a card in doubt, a run of spoiled
-blanks) records why in the printer's row. The next run leaves that printer alone until
-``printctl printers resume NAME``; a printer with a card waiting for inspection cannot be
-resumed until the inspection is recorded.
+A worker that stops its printer records why in the printer's row (state, reasons, words).
+A stop that clears itself (``auto_resume``: a cover left open, an empty hopper, no stock) is
+checked again by the next run, which goes on once the condition has gone. Any other stop (a
+card in doubt, a run of spoiled blanks, a driver that is misconfigured, a policy's
+``stop-printer``) keeps the printer out of every run until ``printctl printers resume NAME``;
+a printer with a card waiting for inspection cannot be resumed until the inspection is
+recorded.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, func, select
 
-from printctl.audit import Clock, record_event
-from printctl.models import Job, JobState, PrinterRow
+from printctl.audit import Clock
+from printctl.models import Job, JobState, PrinterRow, PrinterRunState
+from printctl.queue.store import transition_printer
 
 
 class PrinterStateError(Exception):
@@ -30,6 +34,10 @@ class PrinterView:
     reason: str
     cards_inserted: int | None
     awaiting_inspection: int
+    #: IPP printer-state-reasons, e.g. ``("cover-open",)``.
+    reasons: tuple[str, ...] = ()
+    #: A stop that the next run checks again by itself (no resume needed).
+    clears_itself: bool = False
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""
@@ -56,9 +64,9 @@ def why_not_ready(session: Session, name: str) -> str | None:
             "(printctl jobs list --state needs-inspection; printctl jobs inspect)"
         )
     row = session.get(PrinterRow, name)
-    if row is not None and row.state == "stopped":
+    if row is not None and row.state == PrinterRunState.STOPPED.value and not row.auto_resume:
         return f"stopped: {row.reason} (resume with: printctl printers resume {name})"
-    return None
+    return None  # a stop that clears itself is checked again by the run
 
 
 def printer_views(session: Session, configured: list[tuple[str, str]]) -> list[PrinterView]:
@@ -74,6 +82,8 @@ def printer_views(session: Session, configured: list[tuple[str, str]]) -> list[P
                 reason=row.reason if row else "",
                 cards_inserted=row.cards_inserted if row else None,
                 awaiting_inspection=awaiting_inspection(session, name),
+                reasons=tuple(row.reasons.split()) if row else (),
+                clears_itself=bool(row and row.state == "stopped" and row.auto_resume),
             )
         )
     return views
@@ -88,19 +98,16 @@ def resume_printer(session: Session, name: str, *, actor: str, station: str, clo
             "(printctl jobs inspect)"
         )
     row = session.get(PrinterRow, name)
-    if row is None or row.state != "stopped":
+    if row is None or row.state != PrinterRunState.STOPPED.value:
         raise PrinterStateError(f"{name} is not stopped")
     previous = row.reason
-    row.state, row.reason, row.updated_at = "idle", "", clock()
-    session.add(row)
-    record_event(
+    transition_printer(
         session,
+        name,
+        PrinterRunState.IDLE,
         actor=actor,
         station=station,
-        action="printer.resumed",
-        entity="printer",
-        entity_id=name,
-        detail={"was": previous},
         clock=clock,
+        reason="",
     )
     return previous

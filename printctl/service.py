@@ -50,7 +50,9 @@ from printctl.queue.batches import (
     cancel_batch,
     create_batch,
     finish_batches,
+    hold_job,
     pause_batch,
+    release_job,
     set_priority,
     start_batch,
 )
@@ -418,6 +420,7 @@ def _run_locked(
             encode_deadline=ctx.settings.encode_deadline_s,
             rest_after=config.rest_after,
             rest_seconds=config.rest_minutes * 60,
+            policy=ctx.settings.fault_policy(config),
             batch_ids=batch_ids,
             stop=stop,
             notify=notify,
@@ -501,6 +504,28 @@ def inspect_job(
             )
         except InspectionError as exc:
             raise UserError(str(exc)) from None
+
+
+def hold(ctx: Context, job_id: int, note: str = "") -> None:
+    """Set a pending job aside until a person releases it."""
+    try:
+        with session_scope(ctx.engine) as session:
+            hold_job(
+                session, job_id, actor=ctx.actor, station=ctx.station, clock=ctx.clock, note=note
+            )
+    except BatchError as exc:
+        raise UserError(str(exc)) from None
+
+
+def release(ctx: Context, job_id: int, note: str = "") -> str:
+    """Release a held job back to pending; returns why it had been held."""
+    try:
+        with session_scope(ctx.engine) as session:
+            return release_job(
+                session, job_id, actor=ctx.actor, station=ctx.station, clock=ctx.clock, note=note
+            )
+    except BatchError as exc:
+        raise UserError(str(exc)) from None
 
 
 def printers(ctx: Context) -> list[PrinterView]:

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from printctl.audit import Clock, record_event
 from printctl.models import (
+    ACTIVE_JOB_STATES,
     CARD_STEPS,
     Job,
     JobState,
@@ -75,7 +76,7 @@ def balance(session: Session) -> StockBalance:
     ).one()
     in_flight = session.exec(
         select(func.count()).where(
-            col(Job.state) == JobState.PROCESSING.value,
+            col(Job.state).in_([s.value for s in ACTIVE_JOB_STATES]),
             col(Job.step).in_([s.value for s in CARD_STEPS]),
         )
     ).one()

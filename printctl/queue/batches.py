@@ -10,7 +10,7 @@ from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from printctl.audit import Clock, EventSpec, record_event, record_events
-from printctl.models import Batch, BatchState, Job, JobState, Record, RecordState
+from printctl.models import Batch, BatchState, Job, JobReason, JobState, Record, RecordState
 from printctl.queue.store import transition_job
 from printctl.stock import balance
 
@@ -144,12 +144,16 @@ def start_batch(
     return batch
 
 
+#: Job states that keep a batch from being done: waiting, held for a person, or printing.
+UNFINISHED_JOB_STATES = (JobState.PENDING, JobState.HELD, JobState.PROCESSING, JobState.STOPPED)
+
+
 def pending_jobs(session: Session, batch_ids: list[int]) -> int:
-    """Jobs of these batches that are waiting or being printed."""
+    """Jobs of these batches that are waiting, held or being printed."""
     return session.exec(
         select(func.count()).where(
             col(Job.batch_id).in_(batch_ids),
-            col(Job.state).in_([JobState.PENDING.value, JobState.PROCESSING.value]),
+            col(Job.state).in_([s.value for s in UNFINISHED_JOB_STATES]),
         )
     ).one()
 
@@ -195,27 +199,32 @@ def pause_batch(session: Session, batch_id: int, *, actor: str, station: str, cl
 
 
 def cancel_batch(session: Session, batch_id: int, *, actor: str, station: str, clock: Clock) -> int:
-    """Cancel the batch's pending jobs (their records become ready again); returns how many.
+    """Cancel the batch's pending and held jobs (their records become ready again).
 
-    Jobs with a card in a printer or awaiting inspection are left to finish or to a person.
+    Returns how many were canceled. Jobs with a card in a printer or awaiting inspection are
+    left to finish or to a person.
     """
     batch = _batch(session, batch_id)
     if batch.state in (BatchState.DONE.value, BatchState.CANCELED.value):
         raise BatchError(f"batch {batch_id} is {batch.state} already")
     pending = session.exec(
-        select(Job).where(col(Job.batch_id) == batch_id, col(Job.state) == JobState.PENDING.value)
+        select(Job).where(
+            col(Job.batch_id) == batch_id,
+            col(Job.state).in_([JobState.PENDING.value, JobState.HELD.value]),
+        )
     ).all()
     for job in pending:
         assert job.id is not None
         transition_job(
             session,
             job.id,
-            from_state=JobState.PENDING,
+            from_state=JobState(job.state),
             to_state=JobState.CANCELED,
             reason="batch canceled",
             actor=actor,
             station=station,
             clock=clock,
+            reasons=(JobReason.CANCELED_BY_OPERATOR,),
         )
         session.execute(
             update(Record)
@@ -261,3 +270,49 @@ def _batch(session: Session, batch_id: int) -> Batch:
     if batch is None:
         raise BatchError(f"no batch {batch_id}")
     return batch
+
+
+def hold_job(
+    session: Session, job_id: int, *, actor: str, station: str, clock: Clock, note: str = ""
+) -> None:
+    """An operator sets a pending job aside; no printer takes it until it is released."""
+    job = session.get(Job, job_id)
+    if job is None:
+        raise BatchError(f"no job {job_id}")
+    if job.state != JobState.PENDING.value:
+        raise BatchError(f"job {job_id} is {job.state}: only a pending job can be held")
+    transition_job(
+        session,
+        job_id,
+        from_state=JobState.PENDING,
+        to_state=JobState.HELD,
+        reason=note or f"held by {actor}",
+        actor=actor,
+        station=station,
+        clock=clock,
+        reasons=(JobReason.HELD_BY_OPERATOR,),
+    )
+
+
+def release_job(
+    session: Session, job_id: int, *, actor: str, station: str, clock: Clock, note: str = ""
+) -> str:
+    """A person releases a held job back to pending; returns why it had been held."""
+    job = session.get(Job, job_id)
+    if job is None:
+        raise BatchError(f"no job {job_id}")
+    if job.state != JobState.HELD.value:
+        raise BatchError(f"job {job_id} is {job.state}, not held")
+    was = job.error or job.reasons
+    transition_job(
+        session,
+        job_id,
+        from_state=JobState.HELD,
+        to_state=JobState.PENDING,
+        reason=note or f"released by {actor}",
+        actor=actor,
+        station=station,
+        clock=clock,
+        columns={"error": ""},
+    )
+    return was

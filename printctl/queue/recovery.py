@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from sqlmodel import Session, col, select
 
 from printctl.audit import Clock
-from printctl.models import Job, JobState, JobStep, RecordState
+from printctl.models import ACTIVE_JOB_STATES, Job, JobReason, JobState, JobStep, RecordState
 from printctl.queue.store import set_record_state, transition_job
 
 _BEFORE_ANY_CARD = {JobStep.NONE.value, JobStep.RENDERING.value}  # no blank has moved yet
@@ -26,33 +26,49 @@ class Recovery:
     needs_inspection: list[int] = field(default_factory=list)
 
 
-def recover_in_flight(session: Session, *, station: str, actor: str, clock: Clock) -> Recovery:
-    """Reconcile this station's jobs left in ``processing`` by a process that died."""
+def recover_in_flight(
+    session: Session,
+    *,
+    station: str,
+    actor: str,
+    clock: Clock,
+    why: str = "process stopped",
+    reason_code: JobReason = JobReason.RECOVERED,
+) -> Recovery:
+    """Reconcile the station's jobs left ``processing`` or ``stopped`` by a process that died.
+
+    ``why`` and ``reason_code`` say what happened to that process (a restart, or a station
+    whose lease expired).
+    """
     result = Recovery()
     stale = session.exec(
-        select(Job).where(col(Job.state) == JobState.PROCESSING.value, col(Job.station) == station)
+        select(Job).where(
+            col(Job.state).in_([s.value for s in ACTIVE_JOB_STATES]), col(Job.station) == station
+        )
     ).all()
     for job in stale:
         assert job.id is not None
+        from_state = JobState(job.state)
         if job.step in _BEFORE_ANY_CARD:
             transition_job(
                 session,
                 job.id,
-                from_state=JobState.PROCESSING,
+                from_state=from_state,
                 to_state=JobState.PENDING,
-                reason="recovered after restart: no card had moved",
+                reason=f"{why}: no card had moved",
                 actor=actor,
                 station=station,
                 clock=clock,
-                columns={"printer": None},
+                columns={"printer": None, "owner": None},
+                reasons=(reason_code,),
             )
             result.requeued.append(job.id)
             continue
-        reason = f"process stopped while {job.step}: a card may exist"
+        reason = f"{why} while {job.step}: a card may exist"
         transition_job(
             session,
             job.id,
-            from_state=JobState.PROCESSING,
+            from_state=from_state,
             to_state=JobState.NEEDS_INSPECTION,
             step=JobStep(job.step),
             reason=reason,
@@ -60,6 +76,7 @@ def recover_in_flight(session: Session, *, station: str, actor: str, clock: Cloc
             station=station,
             clock=clock,
             columns={"error": reason},
+            reasons=(reason_code, JobReason.OUTCOME_UNKNOWN),
         )
         set_record_state(
             session,

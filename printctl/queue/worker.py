@@ -4,17 +4,22 @@ The order inside a job is the accountability rule: **persist, then act**. Before
 is told to take a blank the job's step is committed as ``feeding``; before each further move
 the step is committed again. Whatever happens next, the database says how far the card got.
 
-How a failure ends (the error's two facts decide, see :mod:`printctl.hardware`):
+The next card is claimed and rendered on a helper thread while the current one is in the
+printer (render-ahead), so a printer does not wait for software between cards. A claimed
+job that has not fed a blank is handed back whenever the printer stops, and start-up
+recovery hands it back if the process dies.
 
-* no card moved (``feeding`` failed and the error says no card moved): the job goes back to
-  pending without touching the ledger; a retryable condition is retried a few times, then
-  the printer stops with the condition as its reason;
-* a card moved and the printer told us what happened (jam, media error, ribbon out, chip
-  failure): the blank is spoiled with its reason, the card goes to the reject bin, and the
-  job goes back to pending for a fresh blank, until ``max_attempts`` blanks were spoiled;
-* a card may have moved and we cannot know (the printer stopped answering): the job becomes
-  ``needs-inspection``, its blank is *in doubt*, and this printer takes no new job. No record
-  is printed again until a person has looked.
+When a step fails, the printer's fault policy (:mod:`printctl.queue.policy`) decides what
+follows, from the condition code and from what is known about the card:
+
+* no blank left the hopper — the job is untouched by the failure (retry, hand back, hold);
+* the card is intact in the path (the step did not happen: a cover opened) — the job may keep
+  it and wait for the condition to clear (``stopped``), then go on with the same card;
+* the card is spent (jammed, misprinted, its chip half written) — it is rejected and its
+  blank recorded as spoiled before anything else;
+* where the card is cannot be known (the printer stopped answering mid-card, a reject
+  failed) — the job becomes ``needs-inspection``, whatever the policy says, its blank is in
+  doubt and this printer takes no new job until a person has looked.
 
 After each card the printer's own lifetime counter is read again: if the printer took more
 blanks than the job accounts for (Evolis re-prints once on its own after a media error), the
@@ -23,9 +28,11 @@ extra blanks are recorded as spoiled, so the ledger always matches the hardware.
 
 from __future__ import annotations
 
+import enum
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, func
@@ -44,25 +51,37 @@ from printctl.hardware import (
     HardwareError,
     NoCard,
     Printer,
-    RibbonOut,
+    PrinterState,
 )
 from printctl.logs import get_logger
 from printctl.models import (
+    Batch,
+    BatchState,
     Job,
+    JobReason,
     JobState,
     JobStep,
     LedgerEntry,
     LedgerKind,
-    PrinterRow,
+    PrinterReason,
+    PrinterRunState,
     Record,
     RecordState,
     SpoilReason,
+)
+from printctl.queue.policy import (
+    CONDITIONS,
+    Action,
+    FaultPolicy,
+    condition_of,
+    printer_reason,
 )
 from printctl.queue.store import (
     TransitionConflict,
     claim_next_job,
     set_record_state,
     transition_job,
+    transition_printer,
 )
 from printctl.records import has_newer_version, open_record
 from printctl.stock import balance, record_issued, record_spoiled
@@ -70,6 +89,9 @@ from printctl.stock import balance, record_issued, record_spoiled
 log = get_logger(__name__)
 
 Renderer = Callable[[RecordData], CardImage]
+
+#: Printer status conditions that are warnings, not reasons to wait.
+_WARNINGS = frozenset({"ribbon-low", "media-low"})
 
 
 class RenderFailed(Exception):
@@ -81,7 +103,9 @@ class WorkerEvent:
     """A progress notice for displays: what just happened on which printer."""
 
     printer: str
-    kind: str  # completed | spoiled | retry | aborted | needs-inspection | stopped
+    #: completed | spoiled | retry | held | aborted | needs-inspection | waiting | resumed |
+    #: cooling | stopped
+    kind: str
     job_id: int | None = None
     detail: str = ""
 
@@ -94,8 +118,13 @@ class WorkerResult:
     completed: int = 0
     spoiled: int = 0
     aborted: int = 0
+    held: int = 0
     needs_inspection: int = 0
     stop_reason: str = ""
+    #: The printer-state reasons of the stop (empty when the worker finished normally).
+    stop_reasons: tuple[str, ...] = ()
+    #: True when the stop clears by itself: the next run checks the printer and goes on.
+    stop_clears_itself: bool = False
     errors: list[str] = field(default_factory=list)
     #: The printer's lifetime card counter when the worker started and stopped (None: unknown).
     counter_start: int | None = None
@@ -115,8 +144,63 @@ class EncodeDeadline(EncoderError):
     code = "encode-deadline"
 
 
-class _StopPrinter(Exception):
-    """Internal: the printer must stop taking jobs (reason in the message)."""
+class _Fate(enum.Enum):
+    """What is known about the current card after a failed step."""
+
+    NONE = "no blank left the hopper"
+    INTACT = "the card is in the path, untouched by the failed step"
+    SPENT = "the card is ruined (or its chip half written)"
+    UNKNOWN = "where the card is cannot be known"
+
+
+class _Stop(Exception):
+    """Internal: the printer must stop taking jobs, for ``code`` (and why, in the message)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str = "*",
+        reason: PrinterReason | None = None,
+        auto_resume: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason or printer_reason(code)
+        self.auto_resume = auto_resume
+
+
+class _Retry(Exception):
+    """Internal: the failed call may be tried again on the same card."""
+
+
+@dataclass
+class _Prepared:
+    """A claimed job with its record opened and its card drawn (or why it could not be)."""
+
+    job: Job
+    record: RecordData | None = None
+    image: CardImage | None = None
+    render_error: str = ""
+
+
+@dataclass
+class _Claimed:
+    """A claimed job whose card is being drawn on the render thread."""
+
+    job: Job
+    future: Future[_Prepared]
+
+
+@dataclass
+class _Card:
+    """The card a job is driving through the printer right now."""
+
+    job: Job
+    record: RecordData
+    before: int | None  # the printer's counter before the feed (None: no counter)
+    step: JobStep = JobStep.FEEDING
+    chip_uid: str | None = None
 
 
 class PrinterWorker:
@@ -138,12 +222,13 @@ class PrinterWorker:
         stop: threading.Event | None = None,
         notify: Callable[[WorkerEvent], None] | None = None,
         retry_sleep: Callable[[float], None] | None = None,
-        retry_limit: int = 3,
         spoil_breaker: int = 5,
         encode_deadline: float = 30.0,
         rest_after: int = 0,
         rest_seconds: float = 0.0,
         idle: Callable[[], bool] | None = None,
+        policy: FaultPolicy | None = None,
+        render_ahead: bool = True,
     ) -> None:
         self.engine = engine
         self.cipher = cipher
@@ -157,8 +242,8 @@ class PrinterWorker:
         self.batch_ids = list(batch_ids) if batch_ids is not None else None
         self.stop = stop or threading.Event()
         self.notify = notify or (lambda _event: None)
+        #: The injected wait (backoff, duty-cycle rest); by default it returns early on stop.
         self.retry_sleep = retry_sleep or (lambda seconds: self.stop.wait(seconds))
-        self.retry_limit = retry_limit
         self.actor = f"worker:{name}"
         self.owner = uuid.uuid4().hex  # this run's claim token: only it may move its jobs
         self.spoil_breaker = spoil_breaker
@@ -168,54 +253,53 @@ class PrinterWorker:
         #: Called when no job is claimable: True means "wait done, look again", False "finish".
         #: A batch run finishes (None); a station run waits for work until it is stopped.
         self.idle = idle
+        self.policy = policy or FaultPolicy()
+        self.render_ahead = render_ahead
         self._cards_since_rest = 0
         self._spoiled_in_a_row = 0
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"render-{name}")
         self.result = WorkerResult(printer=name)
 
     # ------------------------------------------------------------------ main loop
 
     def run(self) -> WorkerResult:
         """Print until no job is left, the printer must stop, or ``stop`` is set."""
+        self._printer_state(PrinterRunState.PROCESSING)
         try:
             self._run()
         finally:
-            self._set_printer_row(
-                "stopped" if self.result.stop_reason else "idle", self.result.stop_reason
-            )
+            self._pool.shutdown(wait=True)
+            if self.result.stop_reason:
+                self._printer_state(
+                    PrinterRunState.STOPPED,
+                    reasons=self.result.stop_reasons,
+                    reason=self.result.stop_reason,
+                    auto_resume=self.result.stop_clears_itself,
+                )
+            else:
+                self._printer_state(PrinterRunState.IDLE)
         return self.result
 
     def _run(self) -> None:
+        while True:
+            device = "printer"
+            try:
+                self.printer.open()
+                device = "chip encoder"
+                self.encoder.open()
+                device = "printer"
+                self.result.counter_start = self._read_counter()
+                break
+            except HardwareError as exc:
+                self._close_devices()
+                stop = self._stop_for(
+                    exc, f"cannot start the {device}", from_encoder=device == "chip encoder"
+                )
+                if not (stop.auto_resume and self._wait_until_clear(stop)):
+                    self._record_stop(stop)
+                    return
         try:
-            self.printer.open()
-            self.encoder.open()
-            self.result.counter_start = self._read_counter()
-        except HardwareError as exc:
-            self._stop_printer(f"cannot start: {exc.code}: {exc}")
-            self._close_devices()
-            return
-        try:
-            while not self.stop.is_set():
-                try:
-                    job = self._claim()
-                except Exception as exc:  # the database failed: nothing was claimed
-                    log.exception("claim failed", printer=self.name)
-                    self._stop_printer(f"internal error while taking the next job: {exc!r}")
-                    break
-                if job is None:
-                    if self.idle is not None and self.idle():
-                        continue
-                    break
-                try:
-                    self._process(job)
-                    self._maybe_rest()
-                except _StopPrinter as exc:
-                    self._stop_printer(str(exc))
-                    break
-                except Exception as exc:  # a bug or a database failure: stop, never hide it
-                    log.exception("worker failed", printer=self.name, job=job.id)
-                    self._stop_printer(f"internal error on job {job.id}: {exc!r}")
-                    self._after_unexpected(job, exc)
-                    break
+            self._loop()
         finally:
             try:
                 self.result.counter_end = self._read_counter()
@@ -223,13 +307,57 @@ class PrinterWorker:
                 log.warning("final counter read failed", printer=self.name, error=str(exc))
             self._close_devices()
 
+    def _loop(self) -> None:
+        ahead: _Claimed | None = None
+        while not self.stop.is_set():
+            current: _Claimed | None = None
+            try:
+                current = ahead or self._claim_and_prepare()
+                ahead = None
+                if current is None:
+                    if self.idle is not None and self.idle():
+                        continue
+                    break
+                prepared = current.future.result()
+                if self.render_ahead:
+                    ahead = self._claim_ahead()  # drawn while this card prints
+                self._process(prepared)
+                self._maybe_rest()
+            except _Stop as stop:
+                self._release(ahead)
+                ahead = None
+                if stop.auto_resume and self._wait_until_clear(stop):
+                    continue
+                self._record_stop(stop)
+                break
+            except Exception as exc:  # a bug or a database failure: stop, never hide it
+                log.exception("worker failed", printer=self.name)
+                self._release(ahead)
+                ahead = None
+                job = current.job if current is not None else None
+                where = f"on job {job.id}" if job is not None else "while taking the next job"
+                self._record_stop(
+                    _Stop(f"internal error {where}: {exc!r}", reason=PrinterReason.INTERNAL_ERROR)
+                )
+                if job is not None:
+                    self._after_unexpected(job, exc)
+                break
+        self._release(ahead)
+
     def _maybe_rest(self) -> None:
         """Duty cycle: after ``rest_after`` cards, let the printer cool for ``rest_seconds``."""
         if not self.rest_after or self._cards_since_rest < self.rest_after:
             return
         self.notify(WorkerEvent(self.name, "cooling", None, f"{self.rest_seconds:g} s"))
         log.info("printer resting", printer=self.name, seconds=self.rest_seconds)
+        self._printer_state(
+            PrinterRunState.STOPPED,
+            reasons=(PrinterReason.COOLING,),
+            reason=f"resting {self.rest_seconds:g} s after {self._cards_since_rest} cards",
+            auto_resume=True,
+        )
         self.retry_sleep(self.rest_seconds)  # an injected wait; returns early on stop
+        self._printer_state(PrinterRunState.PROCESSING)
         self._cards_since_rest = 0
 
     def _close_devices(self) -> None:
@@ -244,17 +372,25 @@ class PrinterWorker:
         assert job.id is not None
         with Session(self.engine) as session:
             current = session.get(Job, job.id)
-        if current is None or current.state != JobState.PROCESSING.value:
+        if current is None or current.owner != self.owner:
             return
+        if current.state not in (JobState.PROCESSING.value, JobState.STOPPED.value):
+            return
+        state = JobState(current.state)
         try:
             if current.step in (JobStep.NONE.value, JobStep.RENDERING.value):
-                self._abort(job, f"internal error before any card moved: {exc!r}")
+                self._abort(job, f"internal error before any card moved: {exc!r}", state=state)
             else:
                 self._needs_inspection(
-                    job, JobStep(current.step), f"internal error while {current.step}: {exc!r}"
+                    job,
+                    JobStep(current.step),
+                    f"internal error while {current.step}: {exc!r}",
+                    state=state,
                 )
         except Exception:  # the database itself may be what failed; recovery will see it
             log.exception("could not record the failure", printer=self.name, job=job.id)
+
+    # ------------------------------------------------------------------ claims and render-ahead
 
     def _claim(self) -> Job | None:
         with Session(self.engine, expire_on_commit=False) as session:
@@ -269,101 +405,176 @@ class PrinterWorker:
             session.commit()
             return job
 
-    # ------------------------------------------------------------------ one job
+    def _claim_and_prepare(self) -> _Claimed | None:
+        """Claim the next job and start drawing its card on the render thread."""
+        job = self._claim()
+        if job is None:
+            return None
+        return _Claimed(job, self._pool.submit(self._prepare, job))
 
-    def _process(self, job: Job) -> None:
-        assert job.id is not None
+    def _claim_ahead(self) -> _Claimed | None:
+        """Claim the card after this one; a failure here waits for the next regular claim."""
+        try:
+            return self._claim_and_prepare()
+        except Exception:
+            log.exception("claim ahead failed", printer=self.name)
+            return None
+
+    def _prepare(self, job: Job) -> _Prepared:
+        """Open the job's record and draw its card (runs on the render thread)."""
         with read_session(self.engine) as session:
             row = session.get(Record, job.record_pk)
             assert row is not None
             record = open_record(row, self.cipher)
         try:
-            image = self.render(record)
+            return _Prepared(job, record, self.render(record))
         except RenderFailed as exc:
-            self._abort(job, f"render failed: {exc}")
+            return _Prepared(job, record, render_error=str(exc))
+
+    def _release(self, claimed: _Claimed | None) -> None:
+        """Hand back a job claimed ahead that this printer will not print now."""
+        if claimed is None:
             return
+        try:
+            claimed.future.result()  # let the render thread finish with it first
+        except Exception:  # its failure is moot: the job goes back untouched
+            log.exception("render-ahead failed", printer=self.name, job=claimed.job.id)
+        self._hand_back(claimed.job, "released: the printer stopped before this card")
+
+    def _work_left(self) -> bool:
+        """Whether a job this printer could take is pending in its running batches."""
+        with read_session(self.engine) as session:
+            query = (
+                select(func.count())
+                .select_from(Job)
+                .join(Batch, col(Batch.id) == col(Job.batch_id))
+                .where(
+                    col(Job.state) == JobState.PENDING.value,
+                    col(Batch.state) == BatchState.RUNNING.value,
+                )
+            )
+            if self.batch_ids is not None:
+                query = query.where(col(Job.batch_id).in_(self.batch_ids))
+            return bool(session.exec(query).one())
+
+    # ------------------------------------------------------------------ waiting for a condition
+
+    def _wait_until_clear(self, stop: _Stop) -> bool:
+        """Wait, with backoff, until the condition that stopped the printer clears.
+
+        The printer shows ``stopped`` with the condition meanwhile. True when it cleared (the
+        printer is processing again); False when the run is stopping, or — in a batch run —
+        there is no work left for this printer or ``wait_max_s`` has passed.
+        """
+        self._printer_state(
+            PrinterRunState.STOPPED, reasons=(stop.reason,), reason=str(stop), auto_resume=True
+        )
+        self.notify(WorkerEvent(self.name, "waiting", None, str(stop)))
+        log.warning("printer waiting", printer=self.name, condition=stop.code, reason=str(stop))
+        waited = 0.0
+        attempt = 0
+        while not self.stop.is_set():
+            if self.idle is None and (waited >= self.policy.wait_max_s or not self._work_left()):
+                return False
+            delay = self.policy.backoff(attempt)
+            self.retry_sleep(delay)
+            waited += delay
+            attempt += 1
+            if self.stop.is_set():
+                return False
+            if self._cleared(stop.code):
+                self._printer_state(PrinterRunState.PROCESSING)
+                self.notify(WorkerEvent(self.name, "resumed", None, stop.code))
+                log.info("printer resumed", printer=self.name, condition=stop.code)
+                return True
+        return False
+
+    def _cleared(self, code: str) -> bool:
+        """Whether the condition ``code`` has gone (asks the ledger, the reader or the printer)."""
+        if code == "out-of-stock":
+            with read_session(self.engine) as session:
+                return balance(session).on_hand > 0
+        reason = printer_reason(code)
+        try:
+            if reason is PrinterReason.ENCODER_FAULT:
+                self.encoder.close()
+                self.encoder.open()
+                return True
+            self.printer.open()
+            status = self.printer.status()
+        except HardwareError:
+            return False
+        blocking = set(status.conditions) - _WARNINGS
+        return not blocking and status.state not in (PrinterState.ERROR, PrinterState.OFFLINE)
+
+    # ------------------------------------------------------------------ one job
+
+    def _process(self, prepared: _Prepared) -> None:
+        job = prepared.job
+        assert job.id is not None
+        if prepared.render_error or prepared.record is None or prepared.image is None:
+            self._before_card_failed(
+                job, "render-failed", f"render failed: {prepared.render_error}"
+            )
+            return
+        record, image = prepared.record, prepared.image
         try:
             capabilities = self.printer.capabilities()
             before = self._read_counter()
         except HardwareError as exc:
             self._hand_back(job, f"status read failed: {exc}")
-            raise _StopPrinter(f"{exc.code}: {exc}") from exc
+            raise self._stop_for(exc, "status read failed") from exc
         station = capabilities.encoder_station
         if station is None:
             # An e-KTP without its chip written is no card: never print one.
-            self._hand_back(job, "the printer has no chip-encoding station")
-            raise _StopPrinter("this printer has no chip-encoding station; e-KTP cards need one")
-        encode_first = capabilities.encode_before_print
+            self._hand_back(
+                job, "the printer has no chip-encoding station", (JobReason.ENCODER_MISSING,)
+            )
+            raise _Stop(
+                "this printer has no chip-encoding station; e-KTP cards need one",
+                reason=PrinterReason.ENCODER_FAULT,
+            )
         self._enter_feeding(job)
+        card = _Card(job, record, before)
 
-        step = JobStep.FEEDING
-        try:
-            self._retrying(job, self.printer.feed)
-            chip_uid: str | None = None
-            if encode_first:
-                step = self._step(job, JobStep.ENCODING)
-                self.printer.move_to_encoder(station)
-                chip_uid = self._encode(job, record)
-            step = self._step(job, JobStep.PRINTING)
-            self.printer.print_card(image)
-            if not encode_first:
-                step = self._step(job, JobStep.ENCODING)
-                self.printer.move_to_encoder(station)
-                chip_uid = self._encode(job, record)
-            step = self._step(job, JobStep.EJECTING)
-            self.printer.eject()
-        except _NoCardMoved as exc:
-            self._hand_back(job, str(exc.error))
-            raise _StopPrinter(f"{exc.error.code}: {exc.error}") from exc.error
-        except HardwareError as exc:
-            self._card_failed(job, step, exc, before)
+        def encode() -> None:
+            card.chip_uid = self._encode(job, record)
+
+        move: Callable[[], None] = lambda: self.printer.move_to_encoder(station)  # noqa: E731
+        chip_steps = [(JobStep.ENCODING, move, False), (JobStep.ENCODING, encode, True)]
+        steps: list[tuple[JobStep, Callable[[], None], bool]] = [
+            (JobStep.FEEDING, self.printer.feed, False)
+        ]
+        if capabilities.encode_before_print:
+            steps += chip_steps
+        steps.append((JobStep.PRINTING, lambda: self.printer.print_card(image), False))
+        if not capabilities.encode_before_print:
+            steps += chip_steps
+        steps.append((JobStep.EJECTING, self.printer.eject, False))
+        if not self._drive(card, steps):
             return
-        self._complete(job, record, chip_uid, before)
+        self._complete(card)
 
-    def _retrying(self, job: Job, call: Callable[[], None]) -> None:
-        """Feed, retrying conditions that clear by themselves; no card moved on failure."""
-        for attempt in range(self.retry_limit + 1):
-            try:
-                call()
-                return
-            except HardwareError as exc:
-                if exc.card_may_have_moved:
-                    raise
-                if not exc.retryable or attempt == self.retry_limit:
-                    raise _NoCardMoved(exc) from exc
-                self.notify(WorkerEvent(self.name, "retry", job.id, f"{exc.code}: {exc}"))
-                log.info("retrying feed", printer=self.name, job=job.id, error=exc.code)
-                self.retry_sleep(min(2.0**attempt, 30.0))
-                if self.stop.is_set():
-                    raise _NoCardMoved(exc) from exc
-
-    def _move(
-        self,
-        session: Session,
-        job: Job,
-        to_state: JobState,
-        *,
-        step: JobStep = JobStep.NONE,
-        reason: str = "",
-        audit: bool = True,
-        columns: dict[str, object] | None = None,
-    ) -> None:
-        """Move this run's own job out of ``processing`` (or to a new step inside it)."""
-        assert job.id is not None
-        transition_job(
-            session,
-            job.id,
-            from_state=JobState.PROCESSING,
-            to_state=to_state,
-            step=step,
-            reason=reason,
-            actor=self.actor,
-            station=self.station,
-            clock=self.clock,
-            owner=self.owner,
-            audit=audit,
-            columns=columns,
-        )
+    def _drive(
+        self, card: _Card, steps: Sequence[tuple[JobStep, Callable[[], None], bool]]
+    ) -> bool:
+        """Run the card's steps in order, persisting each step first; False if the job ended."""
+        for step, call, from_encoder in steps:
+            if step is not card.step:
+                card.step = self._step(card.job, step)
+            tries = 0
+            while True:
+                try:
+                    call()
+                    break
+                except HardwareError as exc:
+                    try:
+                        self._fault(card, exc, from_encoder=from_encoder, tries=tries)
+                    except _Retry:
+                        tries += 1
+                        continue
+                    return False
+        return True
 
     def _encode(self, job: Job, record: RecordData) -> str:
         """Run the chip script while the card is parked, within the encode deadline.
@@ -408,7 +619,6 @@ class PrinterWorker:
 
     def _step(self, job: Job, step: JobStep) -> JobStep:
         """Persist the next step before the printer is told to act."""
-        assert job.id is not None
         with Session(self.engine) as session:
             self._move(
                 session,
@@ -421,24 +631,240 @@ class PrinterWorker:
         return step
 
     def _enter_feeding(self, job: Job) -> None:
-        """Commit ``feeding`` if a blank is on hand for it; else hand the job back and stop."""
-        assert job.id is not None
+        """Commit ``feeding`` if a blank is on hand and the record is current; else hand back."""
         with Session(self.engine) as session:
             # on_hand already excludes the blanks other printers hold right now.
-            if balance(session).on_hand <= 0:
+            out_of_stock = balance(session).on_hand <= 0
+            if out_of_stock or has_newer_version(session, job.record_pk):
                 session.rollback()
-                self._hand_back(job, "no blanks on hand")
-                raise _StopPrinter("out of stock: no blanks on hand in the ledger")
+                self._hand_back(job, "no blanks on hand" if out_of_stock else "superseded")
+                if out_of_stock:
+                    action = self.policy.action_for("out-of-stock")
+                    raise _Stop(
+                        "no blanks on hand in the ledger (out of stock)",
+                        code="out-of-stock",
+                        auto_resume=action is Action.RETRY_LATER,
+                    )
+                return
+            self._move(session, job, JobState.PROCESSING, step=JobStep.FEEDING, audit=False)
+            session.commit()
+
+    # ------------------------------------------------------------------ faults
+
+    def _fate(self, step: JobStep, exc: HardwareError, *, from_encoder: bool) -> _Fate:
+        """What is known about the card after ``exc`` during ``step``."""
+        if step is JobStep.FEEDING:
+            if exc.card_may_have_moved:
+                # A jam is reported (the blank is ruined); a lost reply leaves it unknown.
+                return _Fate.UNKNOWN if isinstance(exc, ConnectionLost) else _Fate.SPENT
+            return _Fate.NONE
+        if from_encoder:
+            return _Fate.SPENT  # the chip may be half written: that card is never issued
+        if isinstance(exc, ConnectionLost):
+            return _Fate.UNKNOWN
+        return _Fate.SPENT if exc.card_may_have_moved else _Fate.INTACT
+
+    def _fault(self, card: _Card, exc: HardwareError, *, from_encoder: bool, tries: int) -> None:
+        """Apply the policy to a failed step. Raises :class:`_Retry` to try the call again,
+        :class:`_Stop` to stop the printer; returns when the job has left ``processing``."""
+        job, step = card.job, card.step
+        code = condition_of(exc, from_encoder=from_encoder)
+        action = self.policy.action_for(code)
+        fate = self._fate(step, exc, from_encoder=from_encoder)
+        message = f"{code} while {step.value}: {exc}"
+        log.warning(
+            "step failed",
+            printer=self.name,
+            job=job.id,
+            step=step.value,
+            error=code,
+            fate=fate.name,
+        )
+        if fate is _Fate.UNKNOWN or action is Action.NEEDS_INSPECTION:
+            self._needs_inspection(job, step, message)
+            raise _Stop(
+                f"job {job.id} needs inspection: {message}",
+                reason=PrinterReason.AWAITING_INSPECTION,
+            )
+        if action is Action.RETRY_NOW:
+            if fate is _Fate.SPENT:
+                action = Action.ABORT_JOB  # a ruined card cannot be retried: a fresh blank can
+            elif tries < self.policy.retry_now_limit:
+                self.notify(WorkerEvent(self.name, "retry", job.id, message))
+                raise _Retry
+            else:
+                action = Action.RETRY_LATER if exc.retryable else Action.STOP_PRINTER
+        if action is Action.RETRY_LATER and fate is _Fate.INTACT and self._hold_card(card, code):
+            raise _Retry
+        if fate is not _Fate.NONE:
+            self._reject_and_spoil(card, exc, code)
+        if action is Action.HOLD_JOB:
+            self._hold(job, code, message)
+        elif action is Action.ABORT_JOB:
+            self._abort_attempt(job, message, spent=fate is not _Fate.NONE)
+        else:  # retry-later or stop-printer: the job waits for any printer
+            reasons = (JobReason.PRINTER_STOPPED, JobReason.RETRY)
+            self._hand_back(job, f"{message}; the printer stopped", reasons)
+            raise _Stop(message, code=code, auto_resume=action is Action.RETRY_LATER)
+        self._check_spoil_breaker(code)
+
+    def _before_card_failed(self, job: Job, code: str, message: str) -> None:
+        """A condition before any blank moved (e.g. the card could not be drawn)."""
+        action = self.policy.action_for(code)
+        if action is Action.HOLD_JOB:
+            self._hold(job, code, message)
+        elif action is Action.ABORT_JOB:
+            self._abort(job, message)
+        elif action is Action.NEEDS_INSPECTION:
+            self._needs_inspection(job, JobStep.NONE, message)
+        else:
+            self._hand_back(job, message, (JobReason.RETRY,))
+            raise _Stop(message, code=code, auto_resume=action is Action.RETRY_LATER)
+
+    def _hold_card(self, card: _Card, code: str) -> bool:
+        """Keep an intact card in the printer while the condition clears (up to card_wait_s).
+
+        The job shows ``stopped`` meanwhile. True when the condition cleared: the same card
+        goes on. False (waited too long, or the run stops): the card must come out.
+        """
+        job = card.job
+        assert job.id is not None
+        reason = printer_reason(code)
+        with Session(self.engine) as session:
+            self._move(
+                session,
+                job,
+                JobState.STOPPED,
+                step=card.step,
+                reason=f"{code}: waiting with the card {card.step.value}",
+                reasons=(JobReason.PRINTER_STOPPED, reason),
+            )
+            session.commit()
+        self._printer_state(
+            PrinterRunState.STOPPED,
+            reasons=(reason,),
+            reason=f"{CONDITIONS.get(code, CONDITIONS['*'])[0]}; a card waits in the printer",
+            auto_resume=True,
+        )
+        self.notify(WorkerEvent(self.name, "waiting", job.id, code))
+        waited, attempt, cleared = 0.0, 0, False
+        while not self.stop.is_set() and waited < self.policy.card_wait_s:
+            delay = self.policy.backoff(attempt)
+            self.retry_sleep(delay)
+            waited += delay
+            attempt += 1
+            if not self.stop.is_set() and self._cleared(code):
+                cleared = True
+                break
+        with Session(self.engine) as session:
             self._move(
                 session,
                 job,
                 JobState.PROCESSING,
-                step=JobStep.FEEDING,
-                audit=False,
+                from_state=JobState.STOPPED,
+                step=card.step,
+                reason=f"{code} cleared" if cleared else f"{code} did not clear; card rejected",
             )
             session.commit()
+        self._printer_state(PrinterRunState.PROCESSING)
+        if cleared:
+            self.notify(WorkerEvent(self.name, "resumed", job.id, code))
+        return cleared
+
+    def _reject_and_spoil(self, card: _Card, exc: HardwareError, code: str) -> None:
+        """Get the card out of the path (reject bin) and record its blank(s) as spoiled."""
+        job, step = card.job, card.step
+        assert job.id is not None
+        try:
+            if self.printer.status().card_position is not CardPosition.NONE:
+                card.step = self._step(job, JobStep.REJECTING)
+                self.printer.reject()
+        except HardwareError as reject_exc:
+            self._needs_inspection(
+                job, step, f"{code}, then the card could not be rejected: {reject_exc}"
+            )
+            raise _Stop(
+                f"job {job.id} needs inspection: the card could not be rejected ({reject_exc})",
+                reason=PrinterReason.AWAITING_INSPECTION,
+            ) from reject_exc
+        if isinstance(exc, NoCard):
+            reason = SpoilReason.NO_CHIP  # the card was parked, its chip did not answer
+        elif isinstance(exc, EncoderError) or step is JobStep.ENCODING:
+            reason = SpoilReason.ENCODE_FAILED
+        else:
+            reason = SpoilReason.PRINT_FAILED
+        # A blank that never left the hopper (the counter did not move) is not spoiled.
+        taken = self._blanks_taken(card.before, at_least=0)
+        if taken:
+            with Session(self.engine) as session:
+                record_spoiled(
+                    session,
+                    quantity=taken,
+                    reason=reason,
+                    job_id=job.id,
+                    printer=self.name,
+                    note=f"{code} while {step.value}: {exc}",
+                    actor=self.actor,
+                    station=self.station,
+                    clock=self.clock,
+                )
+                session.commit()
+        self.result.spoiled += taken
+        self._spoiled_in_a_row += taken
+        log.warning("blank spoiled", printer=self.name, job=job.id, step=step.value, error=code)
+        self.notify(WorkerEvent(self.name, "spoiled", job.id, f"{code} while {step.value}"))
+
+    def _check_spoil_breaker(self, code: str) -> None:
+        if self._spoiled_in_a_row >= self.spoil_breaker:
+            # Something is wrong with this printer or its blanks, not with the records.
+            raise _Stop(
+                f"{self._spoiled_in_a_row} blanks spoiled in a row (last: {code}); "
+                "check the printer and its blanks",
+                reason=PrinterReason.SPOILING,
+            )
+
+    def _stop_for(self, exc: HardwareError, what: str, *, from_encoder: bool = False) -> _Stop:
+        """The stop a device error calls for outside a card (opening, a status read)."""
+        code = condition_of(exc, from_encoder=from_encoder)
+        action = self.policy.action_for(code)
+        return _Stop(
+            f"{code}: {what}: {exc}",
+            code=code,
+            auto_resume=action in (Action.RETRY_LATER, Action.RETRY_NOW),
+        )
 
     # ------------------------------------------------------------------ outcomes
+
+    def _move(
+        self,
+        session: Session,
+        job: Job,
+        to_state: JobState,
+        *,
+        from_state: JobState = JobState.PROCESSING,
+        step: JobStep = JobStep.NONE,
+        reason: str = "",
+        audit: bool = True,
+        columns: dict[str, object] | None = None,
+        reasons: Iterable[str] = (),
+    ) -> None:
+        """Move this run's own job (from ``processing`` unless told otherwise)."""
+        assert job.id is not None
+        transition_job(
+            session,
+            job.id,
+            from_state=from_state,
+            to_state=to_state,
+            step=step,
+            reason=reason,
+            actor=self.actor,
+            station=self.station,
+            clock=self.clock,
+            owner=self.owner,
+            audit=audit,
+            columns=columns,
+            reasons=reasons,
+        )
 
     def _blanks_taken(self, before: int | None, *, at_least: int) -> int:
         """How many blanks the printer took for this job, from its own counter when it has one.
@@ -454,11 +880,10 @@ class PrinterWorker:
             return 1
         return max(at_least, after - before)
 
-    def _complete(
-        self, job: Job, record: RecordData, chip_uid: str | None, before: int | None
-    ) -> None:
+    def _complete(self, card: _Card) -> None:
+        job, record, chip_uid = card.job, card.record, card.chip_uid
         assert job.id is not None
-        taken = self._blanks_taken(before, at_least=1)
+        taken = self._blanks_taken(card.before, at_least=1)
         with Session(self.engine) as session:
             if taken > 1:
                 record_spoiled(
@@ -519,89 +944,39 @@ class PrinterWorker:
         )
         self.notify(WorkerEvent(self.name, "completed", job.id))
 
-    def _card_failed(self, job: Job, step: JobStep, exc: HardwareError, before: int | None) -> None:
-        assert job.id is not None
-        if isinstance(exc, ConnectionLost):
-            self._needs_inspection(job, step, f"{exc.code}: {exc}")
-            raise _StopPrinter(
-                f"job {job.id} needs inspection: the printer stopped answering while {step.value}"
-            ) from exc
-        # The printer reported what happened: the card is spoiled. Get it out of the path,
-        # having first written down that we are doing so.
-        try:
-            if self.printer.status().card_position is not CardPosition.NONE:
-                self._step(job, JobStep.REJECTING)
-                self.printer.reject()
-        except HardwareError as reject_exc:
-            self._needs_inspection(
-                job, step, f"{exc.code}, then the card could not be rejected: {reject_exc}"
-            )
-            raise _StopPrinter(
-                f"job {job.id} needs inspection: the card could not be rejected ({reject_exc})"
-            ) from reject_exc
-        if isinstance(exc, NoCard):
-            reason = SpoilReason.NO_CHIP  # the card was parked, its chip did not answer
-        elif isinstance(exc, EncoderError) or step is JobStep.ENCODING:
-            reason = SpoilReason.ENCODE_FAILED
-        else:
-            reason = SpoilReason.PRINT_FAILED
-        # A blank that never left the hopper (the counter did not move) is not spoiled.
-        taken = self._blanks_taken(before, at_least=0)
-        with Session(self.engine) as session:
-            if taken:
-                record_spoiled(
-                    session,
-                    quantity=taken,
-                    reason=reason,
-                    job_id=job.id,
-                    printer=self.name,
-                    note=f"{exc.code} while {step.value}: {exc}",
-                    actor=self.actor,
-                    station=self.station,
-                    clock=self.clock,
-                )
+    def _abort_attempt(self, job: Job, message: str, *, spent: bool) -> None:
+        """This attempt ends: a fresh blank, unless ``max_attempts`` blanks were spoiled for it.
+
+        An attempt that moved no blank counts by the job's claims instead, so that a policy
+        aborting a condition before the feed cannot loop for ever.
+        """
+        with read_session(self.engine) as session:
             spoiled_for_job = session.exec(
                 select(func.coalesce(func.sum(LedgerEntry.quantity), 0)).where(
                     col(LedgerEntry.job_id) == job.id,
                     col(LedgerEntry.kind) == LedgerKind.SPOILED.value,
                 )
             ).one()
-            session.commit()
-        self.result.spoiled += taken
-        self._spoiled_in_a_row += taken
-        log.warning("blank spoiled", printer=self.name, job=job.id, step=step.value, error=exc.code)
-        self.notify(WorkerEvent(self.name, "spoiled", job.id, f"{exc.code} while {step.value}"))
-        # A device fault (reader unplugged, ribbon out) says nothing about this record: the job
-        # goes back untouched by the attempt limit, and the printer stops until it is fixed.
-        # A reader that hangs past the deadline is as broken as one that is gone.
-        device_fault = isinstance(exc, RibbonOut | EncodeDeadline) or (
-            isinstance(exc, EncoderError) and exc.retryable and not isinstance(exc, NoCard)
-        )
-        if not device_fault and spoiled_for_job >= self.max_attempts:
-            self._abort(
-                job, f"{spoiled_for_job} blanks spoiled (last: {exc.code} while {step.value})"
-            )
+        if spoiled_for_job >= self.max_attempts:
+            self._abort(job, f"{spoiled_for_job} blanks spoiled (last: {message})")
+        elif not spent and job.attempts >= self.max_attempts:
+            self._abort(job, f"{job.attempts} attempts failed (last: {message})")
         else:
-            self._hand_back(job, f"{exc.code} while {step.value}; retrying on a fresh blank")
-        if device_fault:
-            raise _StopPrinter(f"{exc.code}: {exc}")
-        if self._spoiled_in_a_row >= self.spoil_breaker:
-            # Something is wrong with this printer or its blanks, not with the records.
-            raise _StopPrinter(
-                f"{self._spoiled_in_a_row} blanks spoiled in a row (last: {exc.code}); "
-                "check the printer and its blanks"
-            )
+            self._hand_back(job, f"{message}; retrying on a fresh blank", (JobReason.RETRY,))
 
-    def _needs_inspection(self, job: Job, step: JobStep, why: str) -> None:
-        assert job.id is not None
+    def _needs_inspection(
+        self, job: Job, step: JobStep, why: str, *, state: JobState = JobState.PROCESSING
+    ) -> None:
         with Session(self.engine) as session:
             self._move(
                 session,
                 job,
                 JobState.NEEDS_INSPECTION,
+                from_state=state,
                 step=step,
                 reason=why,
                 columns={"error": f"outcome unknown while {step.value}: {why}"[:1000]},
+                reasons=(JobReason.OUTCOME_UNKNOWN,),
             )
             set_record_state(
                 session,
@@ -617,9 +992,8 @@ class PrinterWorker:
         log.error("needs inspection", printer=self.name, job=job.id, step=step.value, error=why)
         self.notify(WorkerEvent(self.name, "needs-inspection", job.id, why))
 
-    def _hand_back(self, job: Job, reason: str) -> None:
+    def _hand_back(self, job: Job, reason: str, reasons: Iterable[str] = ()) -> None:
         """Return the job to pending; if its record was superseded meanwhile, cancel it."""
-        assert job.id is not None
         with Session(self.engine) as session:
             newer = has_newer_version(session, job.record_pk)
             try:
@@ -629,6 +1003,7 @@ class PrinterWorker:
                     JobState.CANCELED if newer else JobState.PENDING,
                     reason=reason + ("; a higher version has arrived" if newer else ""),
                     columns={"printer": None, "owner": None, "error": reason[:1000]},
+                    reasons=(JobReason.SUPERSEDED,) if newer else reasons,
                 )
             except TransitionConflict:
                 log.error("hand back lost a race", job=job.id)
@@ -646,15 +1021,33 @@ class PrinterWorker:
             session.commit()
         self.notify(WorkerEvent(self.name, "retry", job.id, reason))
 
-    def _abort(self, job: Job, reason: str) -> None:
-        assert job.id is not None
+    def _hold(self, job: Job, code: str, message: str) -> None:
+        """Set the job aside for a person (``printctl jobs release``); the printer goes on."""
+        with Session(self.engine) as session:
+            self._move(
+                session,
+                job,
+                JobState.HELD,
+                reason=message,
+                columns={"printer": None, "owner": None, "error": message[:1000]},
+                reasons=(JobReason.HELD_BY_POLICY, code),
+            )
+            session.commit()
+        self.result.held += 1
+        self.result.errors.append(f"job {job.id} held: {message}")
+        log.error("job held", printer=self.name, job=job.id, reason=message)
+        self.notify(WorkerEvent(self.name, "held", job.id, message))
+
+    def _abort(self, job: Job, reason: str, *, state: JobState = JobState.PROCESSING) -> None:
         with Session(self.engine) as session:
             self._move(
                 session,
                 job,
                 JobState.ABORTED,
+                from_state=state,
                 reason=reason,
                 columns={"error": reason[:1000]},
+                reasons=(JobReason.ATTEMPTS_EXHAUSTED,),
             )
             set_record_state(
                 session,
@@ -671,28 +1064,35 @@ class PrinterWorker:
         log.error("job aborted", printer=self.name, job=job.id, reason=reason)
         self.notify(WorkerEvent(self.name, "aborted", job.id, reason))
 
-    def _stop_printer(self, reason: str) -> None:
-        self.result.stop_reason = reason
-        log.error("printer stopped", printer=self.name, reason=reason)
-        self.notify(WorkerEvent(self.name, "stopped", None, reason))
+    # ------------------------------------------------------------------ the printer's state
 
-    def _set_printer_row(self, state: str, reason: str) -> None:
-        counter = self.result.counter_end
+    def _record_stop(self, stop: _Stop) -> None:
+        self.result.stop_reason = str(stop)
+        self.result.stop_reasons = (stop.reason.value,)
+        self.result.stop_clears_itself = stop.auto_resume
+        log.error("printer stopped", printer=self.name, reason=str(stop))
+        self.notify(WorkerEvent(self.name, "stopped", None, str(stop)))
+
+    def _printer_state(
+        self,
+        state: PrinterRunState,
+        *,
+        reasons: Iterable[str] = (),
+        reason: str = "",
+        auto_resume: bool = False,
+    ) -> None:
         with Session(self.engine) as session:
-            row = session.get(PrinterRow, self.name) or PrinterRow(
-                name=self.name, url=self.printer.url, station=self.station
+            transition_printer(
+                session,
+                self.name,
+                state,
+                actor=self.actor,
+                station=self.station,
+                clock=self.clock,
+                url=self.printer.url,
+                reasons=reasons,
+                reason=reason,
+                auto_resume=auto_resume,
+                counter=self.result.counter_end,
             )
-            row.state = state
-            row.reason = reason[:500]
-            row.cards_inserted = counter if counter is not None else row.cards_inserted
-            row.updated_at = self.clock()
-            session.add(row)
             session.commit()
-
-
-class _NoCardMoved(Exception):
-    """Internal: the feed failed for good and no blank left the hopper."""
-
-    def __init__(self, error: HardwareError) -> None:
-        super().__init__(str(error))
-        self.error = error

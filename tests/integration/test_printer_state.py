@@ -59,20 +59,43 @@ def test_a_stopped_printer_waits_for_resume(ctx: Context) -> None:
     from dataclasses import replace
 
     batch_id = seed(ctx, 3)
-    config = [PrinterConfig("p1", "sim://?cards=1", "sim://")]
+    # This office's policy: an empty hopper stops the printer until someone resumes it.
+    config = [
+        PrinterConfig("p1", "sim://?cards=1", "sim://", policy=(("media-empty", "stop-printer"),))
+    ]
     ctx.settings = replace(ctx.settings, printers=tuple(config))
     first = run_batches(ctx, [batch_id], config).workers[0]
     assert first.completed == 1 and first.stop_reason.startswith("media-empty")
+    assert not first.stop_clears_itself
     second = run_batches(ctx, [batch_id], config).workers[0]
     assert second.completed == 0
     assert "resume with: printctl printers resume p1" in second.stop_reason
     (view,) = printers(ctx)
-    assert (view.state, view.reason.split(":")[0]) == ("stopped", "media-empty")
+    assert (view.state, view.reason.split(" ")[0]) == ("stopped", "media-empty")
+    assert view.reasons == ("media-empty",) and not view.clears_itself
     assert resume(ctx, "p1").startswith("media-empty")
     with pytest.raises(UserError, match="not stopped"):
         resume(ctx, "p1")
     refilled = [PrinterConfig("p1", "sim://?cards=5", "sim://")]
     assert run_batches(ctx, [batch_id], refilled).completed == 2
+
+
+@pytest.mark.usefixtures("blank_renderer")
+def test_a_stop_that_clears_itself_is_checked_again_by_the_next_run(ctx: Context) -> None:
+    """Under the default policy an empty hopper waits (here: no wait allowed), leaves the
+    printer stopped with a condition that clears itself, and the next run simply goes on."""
+    from dataclasses import replace
+
+    batch_id = seed(ctx, 3)
+    config = [PrinterConfig("p1", "sim://?cards=1", "sim://")]
+    ctx.settings = replace(ctx.settings, printers=tuple(config), wait_max_s=0.0)
+    first = run_batches(ctx, [batch_id], config).workers[0]
+    assert first.completed == 1 and first.stop_clears_itself
+    (view,) = printers(ctx)
+    assert (view.state, view.reasons, view.clears_itself) == ("stopped", ("media-empty",), True)
+    refilled = [PrinterConfig("p1", "sim://?cards=5", "sim://")]
+    assert run_batches(ctx, [batch_id], refilled).completed == 2
+    assert printers(ctx)[0].state == "idle"
 
 
 @pytest.mark.usefixtures("blank_renderer")

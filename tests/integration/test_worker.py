@@ -69,6 +69,8 @@ def run_worker(
     sleeps: list[float] | None = None,
     max_attempts: int = 3,
     spoil_breaker: int = 5,
+    retry_sleep: Any = None,
+    policy: Any = None,
 ) -> WorkerResult:
     worker = PrinterWorker(
         engine=ctx.engine,
@@ -81,7 +83,8 @@ def run_worker(
         clock=ctx.clock,
         max_attempts=max_attempts,
         spoil_breaker=spoil_breaker,
-        retry_sleep=(sleeps.append if sleeps is not None else (lambda _s: None)),
+        retry_sleep=retry_sleep or (sleeps.append if sleeps is not None else (lambda _s: None)),
+        policy=policy,
     )
     return worker.run()
 
@@ -236,17 +239,47 @@ def test_lost_reply_mid_card_needs_inspection_and_is_never_reprinted(ctx: Contex
     assert job_states(ctx) == {"completed": 2, "needs-inspection": 1}
 
 
-def test_empty_hopper_stops_the_printer_without_touching_the_ledger(ctx: Context) -> None:
-    """When the hopper runs out, the job goes back to pending and no blank is recorded."""
+def test_empty_hopper_waits_then_stops_the_printer_without_touching_the_ledger(
+    ctx: Context,
+) -> None:
+    """An empty hopper hands the job back, waits with backoff, and leaves the run stopped
+    with a condition that clears itself; no blank is recorded."""
     start(ctx, records=3, blanks=10)
     printer = SimPrinter("sim://?cards=2")
     sleeps: list[float] = []
     result = run_worker(ctx, printer, sleeps=sleeps)
     assert result.completed == 2
     assert result.stop_reason.startswith("media-empty")
+    assert result.stop_clears_itself and result.stop_reasons == ("media-empty",)
     assert job_states(ctx) == {"completed": 2, "pending": 1}
     assert printer.cards_inserted == ledger_used(ctx) == 2
-    assert len(sleeps) == 3  # retried with backoff before giving up (injected, no real sleep)
+    # Backoff doubles from 2 s to the 60 s cap, for the batch run's 30 minutes at most.
+    assert sleeps[:7] == [2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0]
+    assert sum(sleeps) >= 1800 > sum(sleeps[:-1])
+    with Session(ctx.engine) as session:
+        row = session.get(PrinterRow, "p1")
+        assert row is not None and row.state == "stopped" and row.auto_resume
+        assert row.reasons == "media-empty"
+
+
+def test_a_refilled_hopper_resumes_the_run_by_itself(ctx: Context) -> None:
+    """When the operator refills the hopper during the wait, the printer goes on unattended."""
+    start(ctx, records=4, blanks=10)
+    printer = SimPrinter("sim://?cards=2")
+    sleeps: list[float] = []
+
+    def wait(seconds: float) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) == 3:
+            printer.load_cards(5)
+
+    result = run_worker(ctx, printer, sleeps=None, retry_sleep=wait)
+    assert result.completed == 4 and not result.stop_reason
+    assert sleeps == [2.0, 4.0, 8.0]
+    assert job_states(ctx) == {"completed": 4}
+    assert printer.cards_inserted == ledger_used(ctx) == 4
+    with Session(ctx.engine) as session:
+        assert session.get(PrinterRow, "p1").state == "idle"  # type: ignore[union-attr]
 
 
 def test_transient_cover_open_is_retried_and_clears(ctx: Context) -> None:
@@ -255,7 +288,7 @@ def test_transient_cover_open_is_retried_and_clears(ctx: Context) -> None:
     sleeps: list[float] = []
     result = run_worker(ctx, SimPrinter("sim://?cards=10&fault=feed:1:cover"), sleeps=sleeps)
     assert result.completed == 2 and not result.stop_reason
-    assert sleeps == [1.0]
+    assert sleeps == [2.0]
 
 
 def test_no_blanks_on_hand_stops_before_feeding(ctx: Context) -> None:
@@ -268,8 +301,9 @@ def test_no_blanks_on_hand_stops_before_feeding(ctx: Context) -> None:
     assert stock(ctx).on_hand == 0 and printer.cards_inserted == 2
 
 
-def test_render_failure_aborts_without_using_a_blank(ctx: Context) -> None:
-    """A card that cannot be drawn fails its job before any blank leaves the hopper."""
+def test_render_failure_holds_the_job_without_using_a_blank(ctx: Context) -> None:
+    """A card that cannot be drawn is held for a person before any blank leaves the hopper;
+    the printer goes on with the others."""
     start(ctx, records=2, blanks=10)
 
     def render(record: RecordData) -> Any:
@@ -279,11 +313,14 @@ def test_render_failure_aborts_without_using_a_blank(ctx: Context) -> None:
 
     printer = SimPrinter("sim://?cards=10")
     result = run_worker(ctx, printer, render=render)
-    assert result.completed == 1 and result.aborted == 1
+    assert result.completed == 1 and result.held == 1 and not result.stop_reason
     assert printer.cards_inserted == ledger_used(ctx) == 1
     with Session(ctx.engine) as session:
-        failed = session.exec(select(Record).where(col(Record.state) == "failed")).one()
-        assert "does not fit" in failed.state_reason
+        held = session.exec(select(Job).where(col(Job.state) == "held")).one()
+        assert "does not fit" in held.error
+        assert held.reasons == "job-held-by-policy render-failed"
+        record = session.get(Record, held.record_pk)
+        assert record is not None and record.state == "queued"
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
