@@ -173,9 +173,9 @@ class MeteredWorker(PrinterWorker):
         with self.phases.timed("claim (commit)"):
             return super()._claim()
 
-    def _process(self, job: Job) -> None:
+    def _process(self, prepared: Any) -> None:
         with self.phases.timed("_process"):
-            super()._process(job)
+            super()._process(prepared)
 
     def _enter_feeding(self, job: Job) -> None:
         with self.phases.timed("feeding: stock balance + commit"):
@@ -189,9 +189,9 @@ class MeteredWorker(PrinterWorker):
         with self.phases.timed("step commits (encode/print/eject)"):
             return super()._step(job, step)
 
-    def _complete(self, job: Job, record: Any, chip_uid: str | None, before: int | None) -> None:
+    def _complete(self, card: Any) -> None:
         with self.phases.timed("complete: ledger + record + commit"):
-            super()._complete(job, record, chip_uid, before)
+            super()._complete(card)
 
 
 # ---------------------------------------------------------------------------- database

@@ -185,14 +185,6 @@ class _Prepared:
 
 
 @dataclass
-class _Claimed:
-    """A claimed job whose card is being drawn on the render thread."""
-
-    job: Job
-    future: Future[_Prepared]
-
-
-@dataclass
 class _Card:
     """The card a job is driving through the printer right now."""
 
@@ -308,19 +300,22 @@ class PrinterWorker:
             self._close_devices()
 
     def _loop(self) -> None:
-        ahead: _Claimed | None = None
+        ahead: Future[_Prepared | None] | None = None
         while not self.stop.is_set():
-            current: _Claimed | None = None
+            prepared: _Prepared | None = None
             try:
-                current = ahead or self._claim_and_prepare()
-                ahead = None
-                if current is None:
+                if ahead is not None:
+                    prepared = ahead.result()
+                    ahead = None
+                if prepared is None:  # nothing was claimed ahead: look again now
+                    prepared = self._claim_and_prepare()
+                if prepared is None:
                     if self.idle is not None and self.idle():
                         continue
                     break
-                prepared = current.future.result()
                 if self.render_ahead:
-                    ahead = self._claim_ahead()  # drawn while this card prints
+                    # The next job is claimed and its card drawn while this one prints.
+                    ahead = self._pool.submit(self._claim_and_prepare)
                 self._process(prepared)
                 self._maybe_rest()
             except _Stop as stop:
@@ -334,7 +329,7 @@ class PrinterWorker:
                 log.exception("worker failed", printer=self.name)
                 self._release(ahead)
                 ahead = None
-                job = current.job if current is not None else None
+                job = prepared.job if prepared is not None else None
                 where = f"on job {job.id}" if job is not None else "while taking the next job"
                 self._record_stop(
                     _Stop(f"internal error {where}: {exc!r}", reason=PrinterReason.INTERNAL_ERROR)
@@ -405,41 +400,41 @@ class PrinterWorker:
             session.commit()
             return job
 
-    def _claim_and_prepare(self) -> _Claimed | None:
-        """Claim the next job and start drawing its card on the render thread."""
+    def _claim_and_prepare(self) -> _Prepared | None:
+        """Claim the next job, open its record and draw its card (None: no job to claim).
+
+        Runs on the worker thread for the first card and on the render thread ahead of the
+        others. A claimed job whose record cannot be opened or drawn (other than a
+        :class:`RenderFailed`) is handed back before the error goes on, so that no job is
+        left claimed by a run that is stopping.
+        """
         job = self._claim()
         if job is None:
             return None
-        return _Claimed(job, self._pool.submit(self._prepare, job))
-
-    def _claim_ahead(self) -> _Claimed | None:
-        """Claim the card after this one; a failure here waits for the next regular claim."""
         try:
-            return self._claim_and_prepare()
+            with read_session(self.engine) as session:
+                row = session.get(Record, job.record_pk)
+                assert row is not None
+                record = open_record(row, self.cipher)
+            try:
+                return _Prepared(job, record, self.render(record))
+            except RenderFailed as exc:
+                return _Prepared(job, record, render_error=str(exc))
         except Exception:
-            log.exception("claim ahead failed", printer=self.name)
-            return None
+            self._hand_back(job, "its record could not be opened or drawn")
+            raise
 
-    def _prepare(self, job: Job) -> _Prepared:
-        """Open the job's record and draw its card (runs on the render thread)."""
-        with read_session(self.engine) as session:
-            row = session.get(Record, job.record_pk)
-            assert row is not None
-            record = open_record(row, self.cipher)
-        try:
-            return _Prepared(job, record, self.render(record))
-        except RenderFailed as exc:
-            return _Prepared(job, record, render_error=str(exc))
-
-    def _release(self, claimed: _Claimed | None) -> None:
+    def _release(self, ahead: Future[_Prepared | None] | None) -> None:
         """Hand back a job claimed ahead that this printer will not print now."""
-        if claimed is None:
+        if ahead is None:
             return
         try:
-            claimed.future.result()  # let the render thread finish with it first
-        except Exception:  # its failure is moot: the job goes back untouched
-            log.exception("render-ahead failed", printer=self.name, job=claimed.job.id)
-        self._hand_back(claimed.job, "released: the printer stopped before this card")
+            prepared = ahead.result()  # let the render thread finish with it first
+        except Exception:  # it handed its job back itself
+            log.exception("claim ahead failed", printer=self.name)
+            return
+        if prepared is not None:
+            self._hand_back(prepared.job, "released: the printer stopped before this card")
 
     def _work_left(self) -> bool:
         """Whether a job this printer could take is pending in its running batches."""
