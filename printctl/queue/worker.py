@@ -556,7 +556,7 @@ class PrinterWorker:
         """Run the card's steps in order, persisting each step first; False if the job ended."""
         for step, call, from_encoder in steps:
             if step is not card.step:
-                card.step = self._step(card.job, step)
+                card.step = self._step(card.job, step, chip_uid=card.chip_uid)
             tries = 0
             while True:
                 try:
@@ -575,8 +575,8 @@ class PrinterWorker:
         """Run the chip script while the card is parked, within the encode deadline.
 
         A card must not wait at the station forever: past the deadline the card is rejected
-        (as an encode failure) even if the reader is still busy. The UID is persisted on the
-        job as soon as it is known.
+        (as an encode failure) even if the reader is still busy. The UID goes on the job with
+        the next step's commit, before the printer moves the card on.
         """
         outcome: dict[str, str | BaseException] = {}
 
@@ -596,24 +596,14 @@ class PrinterWorker:
         error = outcome.get("error")
         if isinstance(error, BaseException):
             raise error
-        uid = str(outcome["uid"])
-        with Session(self.engine) as session:
-            self._move(
-                session,
-                job,
-                JobState.PROCESSING,
-                step=JobStep.ENCODING,
-                audit=False,
-                columns={"chip_uid": uid},
-            )
-            session.commit()
-        return uid
+        # The UID is committed with the next step, before the printer is told to go on.
+        return str(outcome["uid"])
 
     def _read_counter(self) -> int | None:
         return self.printer.status().cards_inserted
 
-    def _step(self, job: Job, step: JobStep) -> JobStep:
-        """Persist the next step before the printer is told to act."""
+    def _step(self, job: Job, step: JobStep, *, chip_uid: str | None = None) -> JobStep:
+        """Persist the next step (and the chip UID once known) before the printer acts."""
         with Session(self.engine) as session:
             self._move(
                 session,
@@ -621,6 +611,7 @@ class PrinterWorker:
                 JobState.PROCESSING,
                 step=step,
                 audit=False,  # steps are journaled by the outcome event; keeps the log readable
+                columns={"chip_uid": chip_uid} if chip_uid else None,
             )
             session.commit()
         return step
@@ -772,7 +763,7 @@ class PrinterWorker:
         assert job.id is not None
         try:
             if self.printer.status().card_position is not CardPosition.NONE:
-                card.step = self._step(job, JobStep.REJECTING)
+                card.step = self._step(job, JobStep.REJECTING, chip_uid=card.chip_uid)
                 self.printer.reject()
         except HardwareError as reject_exc:
             self._needs_inspection(
