@@ -94,6 +94,11 @@ def heartbeat(session: Session, *, name: str, run_id: str, clock: Clock) -> bool
     False means another station took the row over as ``lost`` (or a newer run of the same
     station registered): this run must stop taking work.
     """
+    return _update_own_row(session, name, run_id, heartbeat_at=clock())
+
+
+def _update_own_row(session: Session, name: str, run_id: str, **values: object) -> bool:
+    """Update the station's row only while it is this run's running row; True if it was."""
     result = session.execute(
         update(StationRow)
         .where(
@@ -101,7 +106,7 @@ def heartbeat(session: Session, *, name: str, run_id: str, clock: Clock) -> bool
             col(StationRow.run_id) == run_id,
             col(StationRow.state) == RUNNING,
         )
-        .values(heartbeat_at=clock())
+        .values(**values)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
@@ -110,16 +115,9 @@ def deregister_station(
     session: Session, *, name: str, run_id: str, actor: str, clock: Clock, reason: str = ""
 ) -> bool:
     """Mark this run's row ``stopped`` at a clean exit; False if it was no longer ours."""
-    result = session.execute(
-        update(StationRow)
-        .where(
-            col(StationRow.name) == name,
-            col(StationRow.run_id) == run_id,
-            col(StationRow.state) == RUNNING,
-        )
-        .values(state=STOPPED, reason=reason[:500], heartbeat_at=clock())
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if not _update_own_row(
+        session, name, run_id, state=STOPPED, reason=reason[:500], heartbeat_at=clock()
+    ):
         return False
     record_event(
         session,

@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlmodel import Session, col, func, select
@@ -27,6 +26,8 @@ from printctl.queue.batches import BatchFilters
 from printctl.queue.station_lock import station_lock
 from printctl.service import Context, new_batch, receive_stock
 from tests.integration.station_support import seed_printable_records
+from tests.integration.test_cli import as_json, run
+from tests.integration.test_cli import one_line_error as expect_user_error
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -46,50 +47,27 @@ def office(tmp_path: Path) -> Iterator[Context]:
     ctx.close()
 
 
-def env(root: Path, card_ms: int = 0, **extra: str) -> dict[str, str]:
-    environment = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("PRINTCTL_") or k == "PRINTCTL_REQUIRE_SERVICES"
+def env(card_ms: int = 0, **extra: str) -> dict[str, str]:
+    """This checkout's printctl, two sim printers, a short poll; ``extra`` on top."""
+    return {
+        "PYTHONPATH": str(REPO),
+        "PRINTCTL_LOG_FILE": "",
+        "PRINTCTL_POLL_S": "0.1",
+        "PRINTCTL_PRINTERS": ";".join(
+            f"p{i}=sim://?cards=100&card_ms={card_ms}&serial=C{i}|sim://?seed={i}" for i in (1, 2)
+        ),
+        **extra,
     }
-    environment.update(
-        {
-            "PYTHONPATH": str(REPO),
-            "PRINTCTL_USER": "operator",
-            "PRINTCTL_LOG_FILE": "",
-            "PRINTCTL_POLL_S": "0.1",
-            "PRINTCTL_PRINTERS": ";".join(
-                f"p{i}=sim://?cards=100&card_ms={card_ms}&serial=C{i}|sim://?seed={i}"
-                for i in (1, 2)
-            ),
-            "COLUMNS": "200",
-            **extra,
-        }
-    )
-    return environment
 
 
 def cli(root: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "printctl", *args],
-        cwd=root,
-        env=env(root, **extra),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def as_json(result: subprocess.CompletedProcess[str]) -> Any:
-    assert result.returncode == 0, result.stderr + result.stdout
-    return json.loads(result.stdout)
+    return run(root, *args, env=env(**extra))
 
 
 def one_line_error(result: subprocess.CompletedProcess[str], expected: str) -> None:
-    assert result.returncode == 2, result.stderr + result.stdout
-    assert "Traceback" not in result.stderr + result.stdout
-    assert expected in result.stderr, result.stderr
+    """A user error: exit 2, one line naming the problem, no traceback."""
+    expect_user_error(result, expected)
+    assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
@@ -118,10 +96,11 @@ def test_sigterm_lets_each_printer_finish_its_card_then_exits_cleanly(
     office: Context, tmp_path: Path
 ) -> None:
     """SIGTERM mid-run: no job is left in a printer, nothing is lost, the station is stopped."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PRINTCTL_")}
     process = subprocess.Popen(
         [sys.executable, "-m", "printctl", "run", "--batch", "1", "--json"],
         cwd=tmp_path,
-        env=env(tmp_path, card_ms=400),
+        env={**environment, **env(card_ms=400)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
