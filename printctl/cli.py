@@ -507,10 +507,7 @@ def run_cmd(
 ) -> None:
     """Run a print station: its printers take jobs of running batches, shared with others.
 
-    Several stations may share one PostgreSQL database; each heartbeats, and a station that
-    dies has its work reconciled by the others after its lease. SIGTERM or Ctrl-C: each
-    printer finishes the card it holds, then the run ends. Exits 1 if a printer stopped or
-    this station was taken over as lost.
+    Several stations may share one PostgreSQL database; each heartbeats, and a station that dies has its work reconciled by the others after its lease. SIGTERM or Ctrl-C: each printer finishes the card it holds, then the run ends. Exits 1 if a printer stopped or this station was taken over as lost.
     """
     from printctl.service import job_counts, run_station, select_printers
 
