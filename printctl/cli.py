@@ -7,9 +7,12 @@ Every command that reads data takes ``--json``.
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -48,6 +51,10 @@ center_app = typer.Typer(
     no_args_is_help=True,
 )
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+stations_app = typer.Typer(
+    help="Print stations sharing this database, their leases and held jobs.",
+    no_args_is_help=True,
+)
 app.add_typer(keys_app, name="keys")
 app.add_typer(records_app, name="records")
 app.add_typer(stock_app, name="stock")
@@ -56,6 +63,7 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(printers_app, name="printers")
 app.add_typer(center_app, name="center")
 app.add_typer(audit_app, name="audit")
+app.add_typer(stations_app, name="stations")
 app.add_typer(driver_app, name="driver")
 
 out = Console(highlight=False)
@@ -93,10 +101,13 @@ def _settings() -> Settings:
 
 
 @contextmanager
-def _context(*, quiet_console: bool = False) -> Iterator[Any]:
+def _context(*, quiet_console: bool = False, station: str | None = None) -> Iterator[Any]:
+    from printctl.config import validate
     from printctl.service import Context
 
     settings = _settings()
+    if station is not None:
+        settings = validate(replace(settings, station=station))
     configure_logging(
         settings.resolve(settings.log_file) if settings.log_file else None,
         level=settings.log_level,
@@ -458,6 +469,117 @@ def _print_run(workers: list[Any], counts: dict[str, int]) -> None:
         )
     out.print(table)
     out.print("jobs: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+
+
+@batch_app.command("release")
+def batch_release(
+    batch_ids: Annotated[list[int], typer.Argument(help="Batches to release.")],
+) -> None:
+    """Mark batches running without printing here: every `printctl run` station takes them."""
+    from printctl.service import release_batches
+
+    with _context() as ctx:
+        release_batches(ctx, batch_ids)
+    out.print(f"Released batch(es) {', '.join(map(str, batch_ids))} to every station.")
+
+
+@app.command("run")
+def run_cmd(
+    station: Annotated[
+        str | None, typer.Option(help="This station's name (default: the configured station).")
+    ] = None,
+    printer: Annotated[
+        list[str] | None, typer.Option("--printer", help="Printer names (default: all).")
+    ] = None,
+    batch: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--batch", help="Only these batches (started here); default: every running one."
+        ),
+    ] = None,
+    until_idle: Annotated[
+        bool,
+        typer.Option(
+            "--until-idle", help="Exit once no job of the running batches is left to print."
+        ),
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run a print station: its printers take jobs of running batches, shared with others.
+
+    Several stations may share one PostgreSQL database; each heartbeats, and a station that dies has its work reconciled by the others after its lease. SIGTERM or Ctrl-C: each printer finishes the card it holds, then the run ends. Exits 1 if a printer stopped or this station was taken over as lost.
+    """
+    from printctl.service import job_counts, run_station, select_printers
+
+    stop = threading.Event()
+
+    def on_signal(_signum: int, _frame: Any) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with _context(quiet_console=json_out, station=station) as ctx:
+            chosen = select_printers(ctx.settings, printer)
+            console = None if json_out else out
+            total = sum(
+                n
+                for state, n in job_counts(ctx, batch).items()
+                if state in ("pending", "processing")
+            )
+            with live_progress(console, total=total, printers=[p.name for p in chosen]) as notify:
+                result = run_station(
+                    ctx, chosen, batch_ids=batch, stop=stop, notify=notify, until_idle=until_idle
+                )
+            counts = job_counts(ctx, batch)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    summary = {
+        "station": result.station,
+        "run_id": result.run_id,
+        "lost": result.lost,
+        "stopped_by_signal": stop.is_set() and not result.lost,
+        "reaped": [r.__dict__ for r in result.reaped],
+        "jobs": counts,
+        "printers": [w.__dict__ for w in result.workers],
+    }
+    if json_out:
+        _print_json(summary)
+    else:
+        _print_run(result.workers, counts)
+        for lost in result.reaped:
+            out.print(
+                f"station {lost.name} was lost: {len(lost.requeued)} job(s) requeued, "
+                f"{len(lost.needs_inspection)} await inspection"
+            )
+    if result.lost:
+        err.print(
+            f"[bold red]error:[/] station {result.station} was taken over as lost by another "
+            "station (its heartbeat was late); it stopped taking work",
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
+    if any(w.stop_reason for w in result.workers):
+        raise typer.Exit(1)
+
+
+@stations_app.command("list")
+def stations_list(json_out: JsonOpt = False) -> None:
+    """Stations sharing this database: state, host, pid, heartbeat age, lease, jobs held."""
+    from printctl.service import stations
+
+    with _context() as ctx:
+        views = stations(ctx)
+    if json_out:
+        _print_json([v.as_dict() for v in views])
+        return
+    table = Table("station", "state", "host", "pid", "heartbeat", "lease", "in flight", "reason")
+    for v in views:
+        age = f"{v.heartbeat_age_s:g} s ago" + (" (expired)" if v.expired else "")
+        table.add_row(
+            v.name, v.state, v.host, str(v.pid), age, f"{v.lease_s:g} s", str(v.in_flight), v.reason
+        )
+    out.print(table)
 
 
 @batch_app.command("pause")

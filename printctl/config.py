@@ -69,6 +69,11 @@ class Settings:
     #: Bundles whose uncompressed content exceeds this are refused (zip-bomb guard).
     bundle_max_bytes: int = 4 * 1024**3
     bundle_max_ratio: float = 200.0
+    #: A station's lease: one that has not renewed its heartbeat for this many seconds is
+    #: presumed dead, and another station reconciles its jobs (once its lock proves it dead).
+    lease_s: float = 30.0
+    #: How often an idle station run looks for new work, in seconds.
+    poll_s: float = 2.0
     base_dir: Path = field(default_factory=Path.cwd)
 
     def resolve(self, path: Path) -> Path:
@@ -230,7 +235,22 @@ def load_settings(
             values[key] = _coerce(key, env_value)
     if env.get("PRINTCTL_PRINTERS"):
         values["printers"] = _parse_printers(env["PRINTCTL_PRINTERS"])
-    return replace(Settings(base_dir=base_dir), **values)
+    return validate(replace(Settings(base_dir=base_dir), **values))
+
+
+def validate(settings: Settings) -> Settings:
+    """Check the values that have limits; a :class:`ConfigError` names the key."""
+    if not settings.station.strip():
+        raise ConfigError("station must name this station")
+    if settings.lease_s <= 0:
+        raise ConfigError(f"lease_s must be positive, got {settings.lease_s:g}")
+    if settings.poll_s <= 0:
+        raise ConfigError(f"poll_s must be positive, got {settings.poll_s:g}")
+    if settings.poll_s > settings.lease_s:
+        raise ConfigError(
+            f"poll_s ({settings.poll_s:g}) must not exceed lease_s ({settings.lease_s:g})"
+        )
+    return settings
 
 
 STARTER_CONFIG = """\
@@ -261,6 +281,12 @@ log_level = "info"
 
 # Attempts per job before it stops for a person to look (each attempt may use a blank).
 max_attempts = 3
+
+# Several stations on one PostgreSQL database (`printctl run --station NAME`): a station that
+# has not renewed its heartbeat for lease_s seconds is presumed dead and another station
+# reconciles its jobs; an idle station looks for new work every poll_s seconds.
+lease_s = 30
+poll_s = 2
 
 # The printers this station drives: a name, the driver URL and the chip encoder's URL.
 # `printctl driver list` shows the drivers. The simulator:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, and_, func, or_
 from sqlmodel import Session, col, select
 
 from printctl.audit import Clock, record_event
@@ -28,8 +28,11 @@ from printctl.db import make_engine, migrate, read_session, session_scope
 from printctl.hardware import CardImage, DriverConfigError, Encoder, Printer
 from printctl.intake.bundle import BundleLimits, load_public_key
 from printctl.intake.importer import ImportOutcome, import_bundle
+from printctl.logs import get_logger
 from printctl.models import (
+    ACTIVE_JOB_STATES,
     Batch,
+    BatchState,
     Job,
     JobState,
     Record,
@@ -59,12 +62,23 @@ from printctl.queue.batches import (
 from printctl.queue.inspection import Found, InspectionContext, InspectionError, resolve_inspection
 from printctl.queue.recovery import recover_in_flight
 from printctl.queue.station_lock import StationBusy, station_lock
+from printctl.queue.stations import (
+    Reaped,
+    StationView,
+    deregister_station,
+    heartbeat,
+    reap_lost_stations,
+    register_station,
+    station_views,
+)
 from printctl.queue.worker import PrinterWorker, RenderFailed, WorkerEvent, WorkerResult
 from printctl.records import RecordSummary, list_records
 from printctl.registry import make_encoder, make_printer
 from printctl.render.card import render_card, warm_up
 from printctl.render.errors import RenderError
 from printctl.stock import StockBalance, balance, receive, spoiled_by_reason
+
+log = get_logger(__name__)
 
 
 class UserError(Exception):
@@ -345,16 +359,11 @@ def select_printers(settings: Settings, names: Iterable[str] | None) -> list[Pri
         raise UserError(str(exc)) from None
 
 
-def run_batches(
-    ctx: Context,
-    batch_ids: Sequence[int],
-    printers: Sequence[PrinterConfig],
-    *,
-    notify: Callable[[WorkerEvent], None] | None = None,
-    stop: threading.Event | None = None,
-    issue_date: date | None = None,
-) -> RunResult:
-    """Start the batches and print them, one worker thread per printer, until done or stopped."""
+Device = tuple[PrinterConfig, Printer, Encoder]
+
+
+def _open_devices(printers: Sequence[PrinterConfig]) -> list[Device]:
+    """Make each printer's driver and chip encoder from its URLs (nothing is opened yet)."""
     devices = []
     for config in printers:
         if not config.encoder:
@@ -365,6 +374,20 @@ def run_batches(
             devices.append((config, make_printer(config.url), make_encoder(config.encoder)))
         except DriverConfigError as exc:
             raise UserError(f"printer {config.name!r}: {exc}") from None
+    return devices
+
+
+def run_batches(
+    ctx: Context,
+    batch_ids: Sequence[int],
+    printers: Sequence[PrinterConfig],
+    *,
+    notify: Callable[[WorkerEvent], None] | None = None,
+    stop: threading.Event | None = None,
+    issue_date: date | None = None,
+) -> RunResult:
+    """Start the batches and print them, one worker thread per printer, until done or stopped."""
+    devices = _open_devices(printers)
     try:
         with station_lock(ctx.engine, ctx.station):
             return _run_locked(
@@ -377,13 +400,29 @@ def run_batches(
 def _run_locked(
     ctx: Context,
     batch_ids: Sequence[int],
-    devices: list[tuple[PrinterConfig, Printer, Encoder]],
+    devices: list[Device],
     *,
     notify: Callable[[WorkerEvent], None] | None,
     stop: threading.Event | None,
     issue_date: date | None,
 ) -> RunResult:
     """run_batches' body, with the station lock held."""
+    _recover_and_start(ctx, batch_ids)
+    ready, skipped = _ready_devices(ctx, devices)
+    stop = stop or threading.Event()
+    workers = _make_workers(
+        ctx, ready, batch_ids=batch_ids, stop=stop, notify=notify, issue_date=issue_date
+    )
+    _drive(workers, stop)
+    with session_scope(ctx.engine) as session:
+        finish_batches(
+            session, list(batch_ids), actor=ctx.actor, station=ctx.station, clock=ctx.clock
+        )
+    return RunResult([w.result for w in workers] + skipped)
+
+
+def _recover_and_start(ctx: Context, batch_ids: Sequence[int]) -> None:
+    """With the station lock held: reconcile this station's abandoned work, start batches."""
     with session_scope(ctx.engine) as session:
         # A previous run of this station may have died mid-card: examine, never re-run blindly.
         recover_in_flight(session, station=ctx.station, actor=ctx.actor, clock=ctx.clock)
@@ -394,7 +433,13 @@ def _run_locked(
                 )
             except BatchError as exc:
                 raise UserError(str(exc)) from None
-    # A printer stopped by an earlier run, or with a card awaiting inspection, stays out.
+
+
+def _ready_devices(ctx: Context, devices: list[Device]) -> tuple[list[Device], list[WorkerResult]]:
+    """The printers that may take jobs, and a result naming why each of the others may not.
+
+    A printer stopped by an earlier run, or with a card awaiting inspection, stays out.
+    """
     ready = []
     skipped: list[WorkerResult] = []
     with read_session(ctx.engine) as session:
@@ -404,9 +449,22 @@ def _run_locked(
                 ready.append((config, printer, encoder))
             else:
                 skipped.append(WorkerResult(printer=config.name, stop_reason=reason))
+    return ready, skipped
+
+
+def _make_workers(
+    ctx: Context,
+    ready: list[Device],
+    *,
+    batch_ids: Sequence[int] | None,
+    stop: threading.Event,
+    notify: Callable[[WorkerEvent], None] | None,
+    issue_date: date | None,
+    idle: Callable[[], bool] | None = None,
+) -> list[PrinterWorker]:
+    """One worker per ready printer, sharing one renderer and one stop event."""
     render = make_card_renderer(issue_date or ctx.clock().date())
-    stop = stop or threading.Event()
-    workers = [
+    return [
         PrinterWorker(
             engine=ctx.engine,
             cipher=ctx.cipher,
@@ -424,9 +482,14 @@ def _run_locked(
             batch_ids=batch_ids,
             stop=stop,
             notify=notify,
+            idle=idle,
         )
         for config, printer, encoder in ready
     ]
+
+
+def _drive(workers: list[PrinterWorker], stop: threading.Event) -> None:
+    """Run each worker in its own thread until all have finished."""
     threads = [threading.Thread(target=w.run, name=f"worker-{w.name}") for w in workers]
     for thread in threads:
         thread.start()
@@ -439,11 +502,211 @@ def _run_locked(
         for thread in threads:
             thread.join()
         raise
-    with session_scope(ctx.engine) as session:
-        finish_batches(
-            session, list(batch_ids), actor=ctx.actor, station=ctx.station, clock=ctx.clock
+
+
+# ---------------------------------------------------------------------------- stations
+
+
+@dataclass
+class StationRunResult(RunResult):
+    """What a station run did: per printer, plus the stations it found dead."""
+
+    station: str = ""
+    run_id: str = ""
+    #: Another station took this run's row over as lost: it stopped taking work.
+    lost: bool = False
+    #: Stations this run found dead and reconciled.
+    reaped: list[Reaped] = field(default_factory=list)
+
+
+def work_left(session: Session, batch_ids: Sequence[int] | None) -> int:
+    """Jobs of running batches (of ``batch_ids`` when given) that a station may still print.
+
+    Those pending with their record queued, and those some printer holds (processing or
+    stopped): a held job may yet be handed back, or its station die and its job be requeued.
+    Jobs awaiting inspection wait for a person, not for a station.
+    """
+    active = [s.value for s in ACTIVE_JOB_STATES]
+    query = (
+        select(func.count())
+        .select_from(Job)
+        .join(Batch, col(Batch.id) == col(Job.batch_id))
+        .join(Record, col(Record.id) == col(Job.record_pk))
+        .where(
+            col(Batch.state) == BatchState.RUNNING.value,
+            or_(
+                col(Job.state).in_(active),
+                and_(
+                    col(Job.state) == JobState.PENDING.value,
+                    col(Record.state) == RecordState.QUEUED.value,
+                ),
+            ),
         )
-    return RunResult([w.result for w in workers] + skipped)
+    )
+    if batch_ids is not None:
+        query = query.where(col(Job.batch_id).in_(list(batch_ids)))
+    return int(session.exec(query).one())
+
+
+def run_station(
+    ctx: Context,
+    printers: Sequence[PrinterConfig],
+    *,
+    batch_ids: Sequence[int] | None = None,
+    stop: threading.Event | None = None,
+    notify: Callable[[WorkerEvent], None] | None = None,
+    until_idle: bool = False,
+    issue_date: date | None = None,
+) -> StationRunResult:
+    """Run this station on a shared database: print every running batch until stopped.
+
+    Holds the station lock, registers the station, reconciles its own abandoned work, then
+    drives one worker per ready printer; with ``batch_ids`` only those batches (started
+    here) are printed. An idle printer looks for work every ``poll_s``; with ``until_idle``
+    the run ends once no job of the running batches is pending or held by any printer. A
+    heartbeat thread renews the lease every third of ``lease_s`` and reconciles stations
+    whose lease expired (once their lock proves them dead); if this station's own row was
+    taken over as lost, it stops taking work. ``stop`` (set by SIGTERM/SIGINT in the CLI)
+    lets each printer finish the card it holds, then the run ends cleanly.
+    """
+    devices = _open_devices(printers)
+    stop = stop or threading.Event()
+    try:
+        with station_lock(ctx.engine, ctx.station):
+            return _station_locked(
+                ctx,
+                devices,
+                batch_ids=batch_ids,
+                stop=stop,
+                notify=notify,
+                until_idle=until_idle,
+                issue_date=issue_date,
+            )
+    except StationBusy as exc:
+        raise UserError(str(exc)) from None
+
+
+def _station_locked(
+    ctx: Context,
+    devices: list[Device],
+    *,
+    batch_ids: Sequence[int] | None,
+    stop: threading.Event,
+    notify: Callable[[WorkerEvent], None] | None,
+    until_idle: bool,
+    issue_date: date | None,
+) -> StationRunResult:
+    """run_station's body, with the station lock held."""
+    with session_scope(ctx.engine) as session:
+        run_id = register_station(
+            session,
+            name=ctx.station,
+            lease_s=ctx.settings.lease_s,
+            actor=ctx.actor,
+            clock=ctx.clock,
+        )
+    result = StationRunResult(workers=[], station=ctx.station, run_id=run_id)
+    beat = _Heartbeat(ctx, run_id, stop, result)
+    try:
+        _recover_and_start(ctx, batch_ids or ())
+        beat.beat()  # reconcile stations that died while none was running, before printing
+        ready, skipped = _ready_devices(ctx, devices)
+
+        def idle() -> bool:
+            if until_idle:
+                with read_session(ctx.engine) as session:
+                    if work_left(session, batch_ids) == 0:
+                        return False
+            return not stop.wait(ctx.settings.poll_s)
+
+        workers = _make_workers(
+            ctx,
+            ready,
+            batch_ids=batch_ids,
+            stop=stop,
+            notify=notify,
+            issue_date=issue_date,
+            idle=idle,
+        )
+        beat.start()
+        try:
+            _drive(workers, stop)
+        finally:
+            beat.finish()
+        result.workers = [w.result for w in workers] + skipped
+        with session_scope(ctx.engine) as session:
+            scope = list(batch_ids) if batch_ids is not None else _running_batches(session)
+            finish_batches(session, scope, actor=ctx.actor, station=ctx.station, clock=ctx.clock)
+    finally:
+        with session_scope(ctx.engine) as session:
+            deregister_station(
+                session,
+                name=ctx.station,
+                run_id=run_id,
+                actor=ctx.actor,
+                clock=ctx.clock,
+                reason="run ended",
+            )
+    return result
+
+
+def _running_batches(session: Session) -> list[int]:
+    rows = session.exec(select(Batch.id).where(col(Batch.state) == BatchState.RUNNING.value))
+    return [batch_id for batch_id in rows.all() if batch_id is not None]
+
+
+class _Heartbeat:
+    """The station's heartbeat thread: renews the lease and reconciles dead stations."""
+
+    def __init__(
+        self, ctx: Context, run_id: str, stop: threading.Event, result: StationRunResult
+    ) -> None:
+        self.ctx = ctx
+        self.run_id = run_id
+        self.stop = stop
+        self.result = result
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="heartbeat", daemon=True)
+
+    def start(self) -> None:
+        """Beat every third of the lease until :meth:`finish`."""
+        self.thread.start()
+
+    def finish(self) -> None:
+        """Stop beating (the run is over)."""
+        self.done.set()
+        if self.thread.is_alive():
+            self.thread.join()
+
+    def beat(self) -> bool:
+        """Renew the lease and reap dead stations once; False when this run was taken over."""
+        ctx = self.ctx
+        with session_scope(ctx.engine) as session:
+            ours = heartbeat(session, name=ctx.station, run_id=self.run_id, clock=ctx.clock)
+        if not ours:
+            log.error("station taken over as lost: stopping", station=ctx.station)
+            self.result.lost = True
+            self.stop.set()
+            return False
+        reaped = reap_lost_stations(ctx.engine, me=ctx.station, actor=ctx.actor, clock=ctx.clock)
+        for lost in reaped.reaped:
+            log.warning(
+                "station lost: work reconciled",
+                station=lost.name,
+                requeued=len(lost.requeued),
+                needs_inspection=len(lost.needs_inspection),
+            )
+        self.result.reaped.extend(reaped.reaped)
+        return True
+
+    def _loop(self) -> None:
+        interval = self.ctx.settings.lease_s / 3
+        while not self.done.wait(interval):
+            try:
+                if not self.beat():
+                    return
+            except Exception:  # a database hiccup: the next beat tries again
+                log.exception("heartbeat failed", station=self.ctx.station)
 
 
 def job_counts(ctx: Context, batch_ids: Sequence[int] | None = None) -> dict[str, int]:
@@ -562,3 +825,21 @@ def change_batch(ctx: Context, batch_id: int, action: str, priority: int | None 
     except BatchError as exc:
         raise UserError(str(exc)) from None
     return 0
+
+
+def stations(ctx: Context) -> list[StationView]:
+    """The stations registered in this database, with heartbeat age and jobs held."""
+    with read_session(ctx.engine) as session:
+        return station_views(session, clock=ctx.clock)
+
+
+def release_batches(ctx: Context, batch_ids: Sequence[int]) -> None:
+    """Mark batches running without printing here: every station run takes their jobs."""
+    try:
+        with session_scope(ctx.engine) as session:
+            for batch_id in batch_ids:
+                start_batch(
+                    session, batch_id, actor=ctx.actor, station=ctx.station, clock=ctx.clock
+                )
+    except BatchError as exc:
+        raise UserError(str(exc)) from None

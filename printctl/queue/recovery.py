@@ -7,6 +7,7 @@ to pending; a job whose step shows a blank may have left the hopper becomes
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlmodel import Session, col, select
@@ -32,43 +33,47 @@ def recover_in_flight(
     station: str,
     actor: str,
     clock: Clock,
-    why: str = "process stopped",
-    reason_code: JobReason = JobReason.RECOVERED,
+    cause: str = "",
+    reasons: Iterable[JobReason] = (JobReason.RECOVERED,),
 ) -> Recovery:
-    """Reconcile the station's jobs left ``processing`` or ``stopped`` by a process that died.
+    """Reconcile the jobs ``station`` holds (``processing`` or ``stopped``) after it died.
 
-    ``why`` and ``reason_code`` say what happened to that process (a restart, or a station
-    whose lease expired).
+    Call it only when no run of ``station`` is alive (its station lock is held by the
+    caller). ``cause`` says why the work was abandoned (default: this station restarted);
+    ``reasons`` are the job-state-reasons set on every job moved.
     """
     result = Recovery()
     stale = session.exec(
-        select(Job).where(
-            col(Job.state).in_([s.value for s in ACTIVE_JOB_STATES]), col(Job.station) == station
+        select(Job)
+        .where(
+            col(Job.state).in_([s.value for s in ACTIVE_JOB_STATES]),
+            col(Job.station) == station,
         )
+        .order_by(col(Job.id))
     ).all()
     for job in stale:
         assert job.id is not None
-        from_state = JobState(job.state)
+        held = JobState(job.state)
         if job.step in _BEFORE_ANY_CARD:
             transition_job(
                 session,
                 job.id,
-                from_state=from_state,
+                from_state=held,
                 to_state=JobState.PENDING,
-                reason=f"{why}: no card had moved",
+                reason=f"{cause or 'recovered after restart'}: no card had moved",
                 actor=actor,
                 station=station,
                 clock=clock,
                 columns={"printer": None, "owner": None},
-                reasons=(reason_code,),
+                reasons=reasons,
             )
             result.requeued.append(job.id)
             continue
-        reason = f"{why} while {job.step}: a card may exist"
+        reason = f"{cause or 'process stopped'} while {job.step}: a card may exist"
         transition_job(
             session,
             job.id,
-            from_state=from_state,
+            from_state=held,
             to_state=JobState.NEEDS_INSPECTION,
             step=JobStep(job.step),
             reason=reason,
@@ -76,7 +81,7 @@ def recover_in_flight(
             station=station,
             clock=clock,
             columns={"error": reason},
-            reasons=(reason_code, JobReason.OUTCOME_UNKNOWN),
+            reasons=(*reasons, JobReason.OUTCOME_UNKNOWN),
         )
         set_record_state(
             session,

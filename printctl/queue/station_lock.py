@@ -32,26 +32,40 @@ def _key(station: str) -> int:
 @contextmanager
 def station_lock(engine: Engine, station: str) -> Iterator[None]:
     """Hold the station's run lock, or raise :class:`StationBusy` at once."""
-    busy = StationBusy(
-        f"another printctl run is active for station {station!r}; wait for it to finish"
-    )
+    with try_station_lock(engine, station) as got:
+        if not got:
+            raise StationBusy(
+                f"another printctl run is active for station {station!r}; wait for it to finish"
+            )
+        yield
+
+
+@contextmanager
+def try_station_lock(engine: Engine, station: str) -> Iterator[bool]:
+    """Try to take the station's run lock without waiting; yields whether it was taken.
+
+    Held, it is released when the block ends. A live run holds its station's lock for its
+    whole life, so taking another station's lock proves that no run of it is alive (the
+    server, or the kernel for the lock file, releases the lock of a process that died).
+    """
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:
-            got = connection.execute(
-                text("SELECT pg_try_advisory_lock(:k)"), {"k": _key(station)}
-            ).scalar()
+            got = bool(
+                connection.execute(
+                    text("SELECT pg_try_advisory_lock(:k)"), {"k": _key(station)}
+                ).scalar()
+            )
             connection.commit()
-            if not got:
-                raise busy
             try:
-                yield
+                yield got
             finally:
-                connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _key(station)})
-                connection.commit()
+                if got:
+                    connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _key(station)})
+                    connection.commit()
         return
     database = engine.url.database
     if not database or database == ":memory:":
-        yield  # a private in-memory database cannot be shared with another process
+        yield True  # a private in-memory database cannot be shared with another process
         return
     path = Path(f"{database}.{station}.run.lock")
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -59,7 +73,9 @@ def station_lock(engine: Engine, station: str) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise busy from None
-        yield
+            got = False
+        else:
+            got = True
+        yield got
     finally:
         os.close(fd)  # closing releases the lock; the kernel does it too if we die
