@@ -182,12 +182,12 @@ class MeteredWorker(PrinterWorker):
             super()._enter_feeding(job)
 
     def _encode(self, job: Job, record: Any) -> str:
-        with self.phases.timed("encode: chip thread + UID commit"):
+        with self.phases.timed("encode: chip thread (UID goes with the next step)"):
             return super()._encode(job, record)
 
-    def _step(self, job: Any, step: Any) -> Any:
+    def _step(self, job: Any, step: Any, **columns: Any) -> Any:
         with self.phases.timed("step commits (encode/print/eject)"):
-            return super()._step(job, step)
+            return super()._step(job, step, **columns)
 
     def _complete(self, card: Any) -> None:
         with self.phases.timed("complete: ledger + record + commit"):
@@ -418,7 +418,7 @@ def report(
         "render",
         "feeding: stock balance + commit",
         "step commits (encode/print/eject)",
-        "encode: chip thread + UID commit",
+        "encode: chip thread (UID goes with the next step)",
         "complete: ledger + record + commit",
     )
     wall_by["record load + status reads + other"] = (

@@ -458,8 +458,9 @@ class PrinterWorker:
         """Wait, with backoff, until the condition that stopped the printer clears.
 
         The printer shows ``stopped`` with the condition meanwhile. True when it cleared (the
-        printer is processing again); False when the run is stopping, or — in a batch run —
-        there is no work left for this printer or ``wait_max_s`` has passed.
+        printer is processing again); False when the run is stopping, when no work is left
+        for this printer (and, in a station run, the idle hook says to finish), or — in a
+        batch run — when ``wait_max_s`` has passed.
         """
         self._printer_state(
             PrinterRunState.STOPPED, reasons=(stop.reason,), reason=str(stop), auto_resume=True
@@ -469,7 +470,12 @@ class PrinterWorker:
         waited = 0.0
         attempt = 0
         while not self.stop.is_set():
-            if self.idle is None and (waited >= self.policy.wait_max_s or not self._work_left()):
+            if not self._work_left():
+                # Nothing for this printer to do: a batch run ends; a station run asks its
+                # idle hook, which ends it too when the station runs until idle.
+                if self.idle is None or not self.idle():
+                    return False
+            elif self.idle is None and waited >= self.policy.wait_max_s:
                 return False
             delay = self.policy.backoff(attempt)
             self.retry_sleep(delay)
