@@ -250,6 +250,8 @@ class PrinterWorker:
         self._cards_since_rest = 0
         self._spoiled_in_a_row = 0
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"render-{name}")
+        #: The next job, being claimed and drawn on the render thread while a card prints.
+        self._ahead: Future[_Prepared | None] | None = None
         self.result = WorkerResult(printer=name)
 
     # ------------------------------------------------------------------ main loop
@@ -300,13 +302,12 @@ class PrinterWorker:
             self._close_devices()
 
     def _loop(self) -> None:
-        ahead: Future[_Prepared | None] | None = None
         while not self.stop.is_set():
             prepared: _Prepared | None = None
             try:
-                if ahead is not None:
+                if self._ahead is not None:
+                    ahead, self._ahead = self._ahead, None
                     prepared = ahead.result()
-                    ahead = None
                 if prepared is None:  # nothing was claimed ahead: look again now
                     prepared = self._claim_and_prepare()
                 if prepared is None:
@@ -315,20 +316,18 @@ class PrinterWorker:
                     break
                 if self.render_ahead:
                     # The next job is claimed and its card drawn while this one prints.
-                    ahead = self._pool.submit(self._claim_and_prepare)
+                    self._ahead = self._pool.submit(self._claim_and_prepare)
                 self._process(prepared)
                 self._maybe_rest()
             except _Stop as stop:
-                self._release(ahead)
-                ahead = None
+                self._release_ahead()
                 if stop.auto_resume and self._wait_until_clear(stop):
                     continue
                 self._record_stop(stop)
                 break
             except Exception as exc:  # a bug or a database failure: stop, never hide it
                 log.exception("worker failed", printer=self.name)
-                self._release(ahead)
-                ahead = None
+                self._release_ahead()
                 job = prepared.job if prepared is not None else None
                 where = f"on job {job.id}" if job is not None else "while taking the next job"
                 self._record_stop(
@@ -337,7 +336,7 @@ class PrinterWorker:
                 if job is not None:
                     self._after_unexpected(job, exc)
                 break
-        self._release(ahead)
+        self._release_ahead()
 
     def _maybe_rest(self) -> None:
         """Duty cycle: after ``rest_after`` cards, let the printer cool for ``rest_seconds``."""
@@ -424,8 +423,9 @@ class PrinterWorker:
             self._hand_back(job, "its record could not be opened or drawn")
             raise
 
-    def _release(self, ahead: Future[_Prepared | None] | None) -> None:
-        """Hand back a job claimed ahead that this printer will not print now."""
+    def _release_ahead(self) -> None:
+        """Hand back the job claimed ahead, if any: this printer will not print it now."""
+        ahead, self._ahead = self._ahead, None
         if ahead is None:
             return
         try:
@@ -721,6 +721,7 @@ class PrinterWorker:
         """
         job = card.job
         assert job.id is not None
+        self._release_ahead()  # other printers may print it while this one waits
         reason = printer_reason(code)
         with Session(self.engine) as session:
             self._move(

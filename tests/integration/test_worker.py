@@ -497,3 +497,44 @@ def test_duty_cycle_rests_the_printer_after_n_cards(ctx: Context) -> None:
     )
     assert worker.run().completed == 5
     assert waits == [1200, 1200]
+
+
+def test_the_next_card_is_drawn_while_the_current_one_prints(ctx: Context) -> None:
+    """Render-ahead: by the time card 1 is printed, card 2 has been claimed and drawn."""
+    start(ctx, records=3, blanks=10)
+    drawn: list[str] = []
+    second_drawn = threading.Event()
+
+    def render(record: RecordData) -> Any:
+        drawn.append(record.record_id)
+        if len(drawn) == 2:
+            second_drawn.set()
+        return blank_card_image()
+
+    seen_at_first_print: list[list[str]] = []
+
+    class Watching(SimPrinter):
+        def print_card(self, image: Any) -> None:
+            if not seen_at_first_print:
+                # Bounded: without render-ahead nothing would draw card 2 before this returns.
+                second_drawn.wait(10)
+                seen_at_first_print.append(list(drawn))
+            super().print_card(image)
+
+    result = run_worker(ctx, Watching("sim://?cards=10"), render=render)
+    assert result.completed == 3
+    assert seen_at_first_print == [["PRR-T-00000", "PRR-T-00001"]]
+    with Session(ctx.engine) as session:
+        assert session.exec(select(Job.state).distinct()).all() == ["completed"]
+
+
+def test_a_job_claimed_ahead_goes_back_when_the_printer_stops(ctx: Context) -> None:
+    """The card drawn ahead of a printer that stops is handed back untouched (no blank)."""
+    start(ctx, records=3, blanks=10)
+    printer = SimPrinter("sim://?cards=10&fault=print:1:timeout")
+    run_worker(ctx, printer)
+    assert job_states(ctx) == {"needs-inspection": 1, "pending": 2}
+    with Session(ctx.engine) as session:
+        pending = session.exec(select(Job).where(col(Job.state) == "pending")).all()
+    assert all(j.printer is None and j.owner is None for j in pending)
+    assert printer.cards_inserted == 1
