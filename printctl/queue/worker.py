@@ -314,9 +314,6 @@ class PrinterWorker:
                     if self.idle is not None and self.idle():
                         continue
                     break
-                if self.render_ahead:
-                    # The next job is claimed and its card drawn while this one prints.
-                    self._ahead = self._pool.submit(self._claim_and_prepare)
                 self._process(prepared)
                 self._maybe_rest()
             except _Stop as stop:
@@ -536,6 +533,10 @@ class PrinterWorker:
                 reason=PrinterReason.ENCODER_FAULT,
             )
         self._enter_feeding(job)
+        if self.render_ahead and self._ahead is None:
+            # The next job is claimed and its card drawn while this one is in the printer.
+            # Only now: at start-up every printer's first card is drawn before any second one.
+            self._ahead = self._pool.submit(self._claim_and_prepare)
         card = _Card(job, record, before)
 
         def encode() -> None:
