@@ -272,15 +272,21 @@ def _batch(session: Session, batch_id: int) -> Batch:
     return batch
 
 
+def _job_in(session: Session, job_id: int, state: JobState, refusal: str) -> Job:
+    """The job, which must be in ``state`` (``refusal`` completes the error otherwise)."""
+    job = session.get(Job, job_id)
+    if job is None:
+        raise BatchError(f"no job {job_id}")
+    if job.state != state.value:
+        raise BatchError(f"job {job_id} is {job.state}{refusal}")
+    return job
+
+
 def hold_job(
     session: Session, job_id: int, *, actor: str, station: str, clock: Clock, note: str = ""
 ) -> None:
     """An operator sets a pending job aside; no printer takes it until it is released."""
-    job = session.get(Job, job_id)
-    if job is None:
-        raise BatchError(f"no job {job_id}")
-    if job.state != JobState.PENDING.value:
-        raise BatchError(f"job {job_id} is {job.state}: only a pending job can be held")
+    _job_in(session, job_id, JobState.PENDING, ": only a pending job can be held")
     transition_job(
         session,
         job_id,
@@ -298,11 +304,7 @@ def release_job(
     session: Session, job_id: int, *, actor: str, station: str, clock: Clock, note: str = ""
 ) -> str:
     """A person releases a held job back to pending; returns why it had been held."""
-    job = session.get(Job, job_id)
-    if job is None:
-        raise BatchError(f"no job {job_id}")
-    if job.state != JobState.HELD.value:
-        raise BatchError(f"job {job_id} is {job.state}, not held")
+    job = _job_in(session, job_id, JobState.HELD, ", not held")
     was = job.error or job.reasons
     transition_job(
         session,
