@@ -9,6 +9,7 @@ Printer URL options (unknown options are rejected)::
 
     cards=100         blanks in the hopper
     ribbon=200        ribbon left, in cards (one YMCKO-K panel set per card, see below)
+    ribbon_low=10     status reports the warning ``ribbon-low`` at this many cards left or fewer
     counter=0         start value of the lifetime ``cards_inserted`` counter
     panels=0          start value of the lifetime ``panels_printed`` counter
     card_ms=0         simulated milliseconds per card: 25 % feed, 50 % print, 25 % eject/reject
@@ -155,6 +156,7 @@ class SimPrinter:
         opts = parsed.options_reader()
         self.hopper = opts.get_int("cards", 100, minimum=0)
         self.ribbon_left = opts.get_int("ribbon", 200, minimum=0)
+        self._ribbon_low = opts.get_int("ribbon_low", 10, minimum=0)
         self.cards_inserted = opts.get_int("counter", 0, minimum=0)
         self.panels_printed = opts.get_int("panels", 0, minimum=0)
         self._card_ms = opts.get_float("card_ms", 0.0, minimum=0.0)
@@ -243,6 +245,8 @@ class SimPrinter:
                 conditions.append("media-empty")
             if self.ribbon_left == 0:
                 conditions.append("ribbon-empty")
+            elif self.ribbon_left <= self._ribbon_low:
+                conditions.append("ribbon-low")  # a warning: printing goes on
             state = (
                 PrinterState.ERROR
                 if self._cover_open or self.ribbon_left == 0

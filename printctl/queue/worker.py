@@ -250,6 +250,8 @@ class PrinterWorker:
         self._cards_since_rest = 0
         self._spoiled_in_a_row = 0
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"render-{name}")
+        #: The printer's warnings as last shown in its row (``ribbon-low``).
+        self._warnings: tuple[str, ...] = ()
         #: The next job, being claimed and drawn on the render thread while a card prints.
         self._ahead: Future[_Prepared | None] | None = None
         self.result = WorkerResult(printer=name)
@@ -607,7 +609,23 @@ class PrinterWorker:
         return str(outcome["uid"])
 
     def _read_counter(self) -> int | None:
-        return self.printer.status().cards_inserted
+        status = self.printer.status()
+        self._show_warnings(status.conditions)
+        return status.cards_inserted
+
+    def _show_warnings(self, conditions: Iterable[str]) -> None:
+        """Show the printer's warnings (``ribbon-low``) among its reasons while it prints."""
+        warnings = tuple(sorted(set(conditions) & _WARNINGS))
+        if warnings == self._warnings:
+            return
+        self._warnings = warnings
+        if warnings:
+            log.warning("printer warns", printer=self.name, warnings=list(warnings))
+        self._printer_state(
+            PrinterRunState.PROCESSING,
+            reasons=warnings,
+            reason=f"warning: {', '.join(warnings)}" if warnings else "",
+        )
 
     def _step(self, job: Job, step: JobStep, *, chip_uid: str | None = None) -> JobStep:
         """Persist the next step (and the chip UID once known) before the printer acts."""

@@ -538,3 +538,20 @@ def test_a_job_claimed_ahead_goes_back_when_the_printer_stops(ctx: Context) -> N
         pending = session.exec(select(Job).where(col(Job.state) == "pending")).all()
     assert all(j.printer is None and j.owner is None for j in pending)
     assert printer.cards_inserted == 1
+
+
+def test_a_low_ribbon_shows_as_a_warning_while_the_printer_goes_on(ctx: Context) -> None:
+    """``ribbon-low`` joins the printer's reasons (journaled once); printing continues."""
+    from printctl.models import AuditEvent
+
+    start(ctx, records=4, blanks=10)
+    result = run_worker(ctx, SimPrinter("sim://?cards=10&ribbon=6&ribbon_low=3"))
+    assert result.completed == 4 and not result.stop_reason
+    with Session(ctx.engine) as session:
+        warned = session.exec(
+            select(AuditEvent).where(
+                col(AuditEvent.action) == "printer.processing",
+                col(AuditEvent.detail).contains("ribbon-low"),
+            )
+        ).all()
+    assert len(warned) == 1

@@ -111,9 +111,18 @@ def test_simplex_card_prints_five_panels() -> None:
     assert (p.panels_printed, p.ribbon_left) == (5, 2)
 
 
+def test_a_nearly_spent_ribbon_is_a_warning_not_an_error() -> None:
+    """At ribbon_low cards left the status warns ``ribbon-low``; the printer stays ready."""
+    p = make("sim://?cards=5&ribbon=3&ribbon_low=2")
+    assert p.status().conditions == ()
+    card_life(p)
+    s = p.status()
+    assert s.conditions == ("ribbon-low",) and s.state is PrinterState.READY
+
+
 def test_status_reports_hopper_ribbon_counters() -> None:
     """status() gives hopper, ribbon panels, lifetime counters from counter=/panels=, detail."""
-    p = make("sim://?cards=3&ribbon=10&counter=5000&panels=30000&serial=E9")
+    p = make("sim://?cards=3&ribbon=10&ribbon_low=5&counter=5000&panels=30000&serial=E9")
     card_life(p)
     s = p.status()
     assert s.state is PrinterState.READY
