@@ -250,6 +250,8 @@ class PrinterWorker:
         self._cards_since_rest = 0
         self._spoiled_in_a_row = 0
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"render-{name}")
+        #: The job whose ``feeding`` was committed with the previous card's completion.
+        self._fed_ahead: int | None = None
         #: The printer's warnings as last shown in its row (``ribbon-low``).
         self._warnings: tuple[str, ...] = ()
         #: The next job, being claimed and drawn on the render thread while a card prints.
@@ -534,7 +536,10 @@ class PrinterWorker:
                 "this printer has no chip-encoding station; e-KTP cards need one",
                 reason=PrinterReason.ENCODER_FAULT,
             )
-        self._enter_feeding(job)
+        if self._fed_ahead == job.id:
+            self._fed_ahead = None  # its feeding went with the last card's completion
+        elif not self._enter_feeding(job):
+            return
         if self.render_ahead and self._ahead is None:
             # The next job is claimed and its card drawn while this one is in the printer.
             # Only now: at start-up every printer's first card is drawn before any second one.
@@ -641,24 +646,54 @@ class PrinterWorker:
             session.commit()
         return step
 
-    def _enter_feeding(self, job: Job) -> None:
-        """Commit ``feeding`` if a blank is on hand and the record is current; else hand back."""
+    def _enter_feeding(self, job: Job) -> bool:
+        """Commit ``feeding`` if a blank is on hand and the record is current; else hand back.
+
+        False when the job was handed back (its record was superseded); out of stock stops
+        the printer.
+        """
         with Session(self.engine) as session:
-            # on_hand already excludes the blanks other printers hold right now.
-            out_of_stock = balance(session).on_hand <= 0
-            if out_of_stock or has_newer_version(session, job.record_pk):
-                session.rollback()
-                self._hand_back(job, "no blanks on hand" if out_of_stock else "superseded")
-                if out_of_stock:
-                    action = self.policy.action_for("out-of-stock")
-                    raise _Stop(
-                        "no blanks on hand in the ledger (out of stock)",
-                        code="out-of-stock",
-                        auto_resume=action is Action.RETRY_LATER,
-                    )
-                return
-            self._move(session, job, JobState.PROCESSING, step=JobStep.FEEDING, audit=False)
-            session.commit()
+            problem = self._feeding_in(session, job)
+            if not problem:
+                session.commit()
+                return True
+            session.rollback()
+        self._hand_back(job, problem)
+        if problem == "out-of-stock":
+            action = self.policy.action_for("out-of-stock")
+            raise _Stop(
+                "no blanks on hand in the ledger (out of stock)",
+                code="out-of-stock",
+                auto_resume=action is Action.RETRY_LATER,
+            )
+        return False
+
+    def _feeding_in(self, session: Session, job: Job) -> str:
+        """In ``session``: move the job to ``feeding``, or say why not (changing nothing)."""
+        # on_hand already excludes the blanks other printers hold right now.
+        if balance(session).on_hand <= 0:
+            return "out-of-stock"
+        if has_newer_version(session, job.record_pk):
+            return "superseded"
+        self._move(session, job, JobState.PROCESSING, step=JobStep.FEEDING, audit=False)
+        return ""
+
+    def _feed_next_with(self, session: Session) -> int | None:
+        """Commit the next card's ``feeding`` with this card's completion, when it is ready.
+
+        One transaction between two cards instead of two: the printer waits less. Only when
+        the next card is drawn already, no rest is due and the run is not stopping — so the
+        next feed follows this commit at once. Returns the job moved to ``feeding``, if any.
+        """
+        ahead = self._ahead
+        if ahead is None or not ahead.done() or ahead.exception() is not None:
+            return None
+        prepared = ahead.result()
+        if prepared is None or prepared.render_error or self.stop.is_set():
+            return None
+        if self.rest_after and self._cards_since_rest + 1 >= self.rest_after:
+            return None
+        return None if self._feeding_in(session, prepared.job) else prepared.job.id
 
     # ------------------------------------------------------------------ faults
 
@@ -940,7 +975,9 @@ class PrinterWorker:
                 clock=self.clock,
                 columns={"chip_uid": chip_uid, "printed_at": self.clock()},
             )
+            fed_next = self._feed_next_with(session)
             session.commit()
+        self._fed_ahead = fed_next
         if taken > 1:
             self.result.spoiled += taken - 1
         self._spoiled_in_a_row = 0

@@ -555,3 +555,31 @@ def test_a_low_ribbon_shows_as_a_warning_while_the_printer_goes_on(ctx: Context)
             )
         ).all()
     assert len(warned) == 1
+
+
+def test_a_record_superseded_after_its_claim_is_canceled_before_any_blank(ctx: Context) -> None:
+    """A higher version arriving while the card is drawn (ahead) cancels the job at the
+    feeding check: no blank is fed for old data, and the printer goes on."""
+    from dataclasses import replace as with_changes
+
+    start(ctx, records=3, blanks=10)
+
+    def render(record: RecordData) -> Any:
+        if record.record_id == "PRR-T-00001" and record.version == 1:
+            newer = with_changes(make_record(1), version=2)
+            row = seal_record(newer, ctx.cipher, bundle_id="B-2", state=RecordState.READY)
+            with Session(ctx.engine) as session:
+                session.execute(insert(Record), [row])
+                session.commit()
+        return blank_card_image()
+
+    printer = SimPrinter("sim://?cards=10")
+    result = run_worker(ctx, printer, render=render)
+    assert result.completed == 2 and not result.stop_reason
+    assert job_states(ctx) == {"completed": 2, "canceled": 1}
+    assert printer.cards_inserted == ledger_used(ctx) == 2
+    with Session(ctx.engine) as session:
+        old = session.exec(
+            select(Record).where(col(Record.record_id) == "PRR-T-00001", col(Record.version) == 1)
+        ).one()
+    assert old.state == "superseded"
