@@ -177,9 +177,9 @@ class MeteredWorker(PrinterWorker):
         with self.phases.timed("_process"):
             super()._process(prepared)
 
-    def _enter_feeding(self, job: Job) -> None:
+    def _enter_feeding(self, job: Job) -> bool:
         with self.phases.timed("feeding: stock balance + commit"):
-            super()._enter_feeding(job)
+            return super()._enter_feeding(job)
 
     def _encode(self, job: Job, record: Any) -> str:
         with self.phases.timed("encode: chip thread (UID goes with the next step)"):
