@@ -66,6 +66,8 @@ class Settings:
     wait_max_s: float = 1800.0
     #: Immediate retries of a step under ``retry-now`` before it escalates.
     retry_now_limit: int = 2
+    #: Clears of a ``retry-later`` condition without a good card before the printer stops.
+    retry_later_limit: int = 5
     #: Bundles whose uncompressed content exceeds this are refused (zip-bomb guard).
     bundle_max_bytes: int = 4 * 1024**3
     bundle_max_ratio: float = 200.0
@@ -106,6 +108,7 @@ class Settings:
             backoff_max_s=self.retry_backoff_max_s,
             card_wait_s=self.card_wait_s,
             wait_max_s=self.wait_max_s,
+            retry_later_limit=self.retry_later_limit,
         )
 
 
@@ -250,6 +253,11 @@ def validate(settings: Settings) -> Settings:
         raise ConfigError(
             f"poll_s ({settings.poll_s:g}) must not exceed lease_s ({settings.lease_s:g})"
         )
+    try:  # the fault-policy waits, and each printer's overrides with them
+        for printer in settings.printers or (PrinterConfig("", ""),):
+            settings.fault_policy(printer)
+    except PolicyError as exc:
+        raise ConfigError(str(exc)) from None
     return settings
 
 

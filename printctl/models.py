@@ -83,6 +83,9 @@ class JobStep(enum.StrEnum):
     PRINTING = "printing"
     EJECTING = "ejecting"
     REJECTING = "rejecting"
+    #: The attempt's card is in the reject bin and its blank(s) in the ledger: nothing is in
+    #: the printer for this job, so recovery requeues it (the blank is never also in doubt).
+    SPOILED = "spoiled"
 
 
 #: Steps during which a blank is out of the hopper and its outcome not yet in the ledger.
@@ -117,7 +120,7 @@ class PrinterReason(enum.StrEnum):
     OUT_OF_STOCK = "out-of-stock"  #: the ledger has no blank on hand for it
     AWAITING_INSPECTION = "awaiting-inspection"  #: a card of its is in doubt
     ENCODER_FAULT = "encoder-fault"  #: the chip encoder is missing, gone or hanging
-    SPOILING = "spoiling"  #: too many blanks spoiled in a row
+    SPOILING = "spoiling"  #: too many failed cards in a row
     DEVICE_ERROR = "device-error"  #: anything else the driver reported
     INTERNAL_ERROR = "internal-error"  #: a bug or database failure in printctl
     PAUSED = "paused-by-operator"

@@ -27,6 +27,7 @@ from printctl.domain import RecordData
 from printctl.intake.bundle import BundleLimits, BundleRejected, ParsedBundle, read_bundle
 from printctl.logs import get_logger
 from printctl.models import (
+    ACTIVE_JOB_STATES,
     Bundle,
     Job,
     JobState,
@@ -325,8 +326,10 @@ def _new_versions(
                 .join(Job, col(Job.record_pk) == col(Record.id))
                 .where(
                     col(Record.record_id).in_(chunk),
+                    # A card is (or may be) in a printer: processing, stopped with the card
+                    # inside, or in doubt.
                     col(Job.state).in_(
-                        [JobState.PROCESSING.value, JobState.NEEDS_INSPECTION.value]
+                        [s.value for s in (*ACTIVE_JOB_STATES, JobState.NEEDS_INSPECTION)]
                     ),
                 )
             ).all()

@@ -139,9 +139,13 @@ class FaultPolicy:
     #: rejected (seconds).
     card_wait_s: float = 600.0
     #: In a batch run (not a station run, which waits for as long as it runs), how long a
-    #: printer waits for a condition to clear before it leaves the run, stopped with the
-    #: condition so that the next run checks it again (seconds).
+    #: printer waits for conditions to clear, in all since its last good card, before it
+    #: leaves the run, stopped with the condition so that the next run checks it again (s).
     wait_max_s: float = 1800.0
+    #: How often a ``retry-later`` condition may clear and the step fail again with no good
+    #: card in between before the printer stops until resumed: a fault that the printer's
+    #: status does not show (it fails on every feed, the status reads clean) is no transient.
+    retry_later_limit: int = 5
 
     def action_for(self, code: str) -> Action:
         """The action for a condition code (``*`` for codes the policy does not name)."""
@@ -160,6 +164,7 @@ class FaultPolicy:
         backoff_max_s: float = 60.0,
         card_wait_s: float = 600.0,
         wait_max_s: float = 1800.0,
+        retry_later_limit: int = 5,
     ) -> FaultPolicy:
         """The default actions with ``overrides`` (code → action name) applied, validated."""
         actions = dict(DEFAULT_ACTIONS)
@@ -174,9 +179,12 @@ class FaultPolicy:
                 raise PolicyError(
                     f"condition {code!r}: unknown action {name!r} (one of: {choices})"
                 ) from None
-        waits = (backoff_initial_s, backoff_max_s, card_wait_s, wait_max_s)
-        if retry_now_limit < 0 or min(waits) < 0:
-            raise PolicyError("policy retry counts and waits must be >= 0")
+        waits = (card_wait_s, wait_max_s)
+        if retry_now_limit < 0 or retry_later_limit < 1 or min(waits) < 0:
+            raise PolicyError("retry_now_limit and the waits must be >= 0, retry_later_limit >= 1")
+        if backoff_initial_s <= 0 or backoff_max_s < backoff_initial_s:
+            # A zero backoff would turn every wait into a busy loop polling the printer.
+            raise PolicyError("retry_backoff_s must be > 0 and retry_backoff_max_s >= it")
         return cls(
             actions=MappingProxyType(actions),
             retry_now_limit=retry_now_limit,
@@ -184,6 +192,7 @@ class FaultPolicy:
             backoff_max_s=backoff_max_s,
             card_wait_s=card_wait_s,
             wait_max_s=wait_max_s,
+            retry_later_limit=retry_later_limit,
         )
 
     def backoff(self, attempt: int) -> float:

@@ -16,7 +16,9 @@ from printctl.audit import Clock
 from printctl.models import ACTIVE_JOB_STATES, Job, JobReason, JobState, JobStep, RecordState
 from printctl.queue.store import set_record_state, transition_job
 
-_BEFORE_ANY_CARD = {JobStep.NONE.value, JobStep.RENDERING.value}  # no blank has moved yet
+#: Steps at which no blank is out of the hopper unaccounted: none has moved yet, or the
+#: attempt's blank is already spoiled in the ledger.
+_BEFORE_ANY_CARD = {JobStep.NONE.value, JobStep.RENDERING.value, JobStep.SPOILED.value}
 
 
 @dataclass

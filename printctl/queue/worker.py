@@ -51,6 +51,7 @@ from printctl.hardware import (
     HardwareError,
     NoCard,
     Printer,
+    PrinterCapabilities,
     PrinterState,
 )
 from printctl.logs import get_logger
@@ -174,6 +175,10 @@ class _Retry(Exception):
     """Internal: the failed call may be tried again on the same card."""
 
 
+class _NotNow(Exception):
+    """Internal: the next card cannot be fed with this commit (rolls its savepoint back)."""
+
+
 @dataclass
 class _Prepared:
     """A claimed job with its record opened and its card drawn (or why it could not be)."""
@@ -248,7 +253,15 @@ class PrinterWorker:
         self.policy = policy or FaultPolicy()
         self.render_ahead = render_ahead
         self._cards_since_rest = 0
-        self._spoiled_in_a_row = 0
+        #: Failed cards since the last good one (the spoil breaker counts these).
+        self._failed_in_a_row = 0
+        #: Since the last good card: how often a retry-later condition cleared, and how long
+        #: the printer has waited for conditions. They bound conditions that keep coming back.
+        self._clears = 0
+        self._waited = 0.0
+        #: The printer's counter as read after the last card (the next card's "before").
+        self._last_counter: int | None = None
+        self._caps: PrinterCapabilities | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"render-{name}")
         #: The job whose ``feeding`` was committed with the previous card's completion.
         self._fed_ahead: int | None = None
@@ -286,6 +299,7 @@ class PrinterWorker:
                 device = "chip encoder"
                 self.encoder.open()
                 device = "printer"
+                self._caps = self.printer.capabilities()
                 self.result.counter_start = self._read_counter()
                 break
             except HardwareError as exc:
@@ -373,7 +387,7 @@ class PrinterWorker:
             return
         state = JobState(current.state)
         try:
-            if current.step in (JobStep.NONE.value, JobStep.RENDERING.value):
+            if current.step in (JobStep.NONE.value, JobStep.RENDERING.value, JobStep.SPOILED.value):
                 self._abort(job, f"internal error before any card moved: {exc!r}", state=state)
             else:
                 self._needs_inspection(
@@ -444,9 +458,11 @@ class PrinterWorker:
                 select(func.count())
                 .select_from(Job)
                 .join(Batch, col(Batch.id) == col(Job.batch_id))
+                .join(Record, col(Record.id) == col(Job.record_pk))
                 .where(
                     col(Job.state) == JobState.PENDING.value,
                     col(Batch.state) == BatchState.RUNNING.value,
+                    col(Record.state) == RecordState.QUEUED.value,
                 )
             )
             if self.batch_ids is not None:
@@ -459,37 +475,54 @@ class PrinterWorker:
         """Wait, with backoff, until the condition that stopped the printer clears.
 
         The printer shows ``stopped`` with the condition meanwhile. True when it cleared (the
-        printer is processing again); False when the run is stopping, when no work is left
-        for this printer (and, in a station run, the idle hook says to finish), or — in a
-        batch run — when ``wait_max_s`` has passed.
+        printer is processing again). False when the run is stopping; when no work is left
+        for this printer (and, in a station run, the idle hook says to finish); in a batch
+        run, once the printer has waited ``wait_max_s`` since its last good card; and when
+        the condition has cleared ``retry_later_limit`` times without a good card in between
+        — then it is no transient, and ``stop`` becomes a stop until resumed.
         """
+        if self._clears >= self.policy.retry_later_limit:
+            stop.auto_resume = False
+            stop.args = (
+                f"{stop} (cleared {self._clears} times without a good card: stopped until resumed)",
+            )
+            return False
         self._printer_state(
             PrinterRunState.STOPPED, reasons=(stop.reason,), reason=str(stop), auto_resume=True
         )
         self.notify(WorkerEvent(self.name, "waiting", None, str(stop)))
         log.warning("printer waiting", printer=self.name, condition=stop.code, reason=str(stop))
-        waited = 0.0
-        attempt = 0
-        while not self.stop.is_set():
-            if not self._work_left():
-                # Nothing for this printer to do: a batch run ends; a station run asks its
-                # idle hook, which ends it too when the station runs until idle.
-                if self.idle is None or not self.idle():
-                    return False
-            elif self.idle is None and waited >= self.policy.wait_max_s:
-                return False
+
+        def keep_waiting() -> bool:
+            # Nothing for this printer to do: a batch run ends; a station run asks its idle
+            # hook, which ends it too when the station runs until idle.
+            return self._work_left() or (self.idle is not None and self.idle())
+
+        budget = float("inf") if self.idle is not None else self.policy.wait_max_s - self._waited
+        if not self._backoff_until_clear(stop.code, budget_s=budget, keep_waiting=keep_waiting):
+            return False
+        self._printer_state(PrinterRunState.PROCESSING)
+        self.notify(WorkerEvent(self.name, "resumed", None, stop.code))
+        log.info("printer resumed", printer=self.name, condition=stop.code)
+        return True
+
+    def _backoff_until_clear(
+        self, code: str, *, budget_s: float, keep_waiting: Callable[[], bool]
+    ) -> bool:
+        """Sleep with backoff and re-check ``code`` until it clears (True), the run stops,
+        ``budget_s`` seconds have been waited, or ``keep_waiting`` says no (False)."""
+        waited, attempt, cleared = 0.0, 0, False
+        while not self.stop.is_set() and waited < budget_s and keep_waiting():
             delay = self.policy.backoff(attempt)
             self.retry_sleep(delay)
             waited += delay
             attempt += 1
-            if self.stop.is_set():
-                return False
-            if self._cleared(stop.code):
-                self._printer_state(PrinterRunState.PROCESSING)
-                self.notify(WorkerEvent(self.name, "resumed", None, stop.code))
-                log.info("printer resumed", printer=self.name, condition=stop.code)
-                return True
-        return False
+            if not self.stop.is_set() and self._cleared(code):
+                cleared = True
+                break
+        self._waited += waited
+        self._clears += cleared
+        return cleared
 
     def _cleared(self, code: str) -> bool:
         """Whether the condition ``code`` has gone (asks the ledger, the reader or the printer)."""
@@ -514,18 +547,23 @@ class PrinterWorker:
     def _process(self, prepared: _Prepared) -> None:
         job = prepared.job
         assert job.id is not None
+        # Its feeding went with the last card's completion: no device call comes between.
+        fed = self._fed_ahead == job.id
+        self._fed_ahead = None
         if prepared.render_error or prepared.record is None or prepared.image is None:
             self._before_card_failed(
                 job, "render-failed", f"render failed: {prepared.render_error}"
             )
             return
         record, image = prepared.record, prepared.image
-        try:
-            capabilities = self.printer.capabilities()
-            before = self._read_counter()
-        except HardwareError as exc:
-            self._hand_back(job, f"status read failed: {exc}")
-            raise self._stop_for(exc, "status read failed") from exc
+        capabilities = self._caps or self.printer.capabilities()
+        before = self._last_counter
+        if not fed or before is None:
+            try:
+                before = self._read_counter()
+            except HardwareError as exc:
+                self._hand_back(job, f"status read failed: {exc}")
+                raise self._stop_for(exc, "status read failed") from exc
         station = capabilities.encoder_station
         if station is None:
             # An e-KTP without its chip written is no card: never print one.
@@ -536,9 +574,7 @@ class PrinterWorker:
                 "this printer has no chip-encoding station; e-KTP cards need one",
                 reason=PrinterReason.ENCODER_FAULT,
             )
-        if self._fed_ahead == job.id:
-            self._fed_ahead = None  # its feeding went with the last card's completion
-        elif not self._enter_feeding(job):
+        if not fed and not self._enter_feeding(job):
             return
         if self.render_ahead and self._ahead is None:
             # The next job is claimed and its card drawn while this one is in the printer.
@@ -658,18 +694,24 @@ class PrinterWorker:
                 session.commit()
                 return True
             session.rollback()
-        self._hand_back(job, problem)
         if problem == "out-of-stock":
+            # Whatever the policy's action, no blank may be fed: the job goes back and the
+            # printer stops, waiting for stock unless the policy says to stop for a person.
             action = self.policy.action_for("out-of-stock")
+            self._hand_back(job, "no blanks on hand", (JobReason.PRINTER_STOPPED,))
             raise _Stop(
                 "no blanks on hand in the ledger (out of stock)",
                 code="out-of-stock",
-                auto_resume=action is Action.RETRY_LATER,
+                auto_resume=action in (Action.RETRY_LATER, Action.RETRY_NOW),
             )
+        self._hand_back(job, problem)
         return False
 
     def _feeding_in(self, session: Session, job: Job) -> str:
         """In ``session``: move the job to ``feeding``, or say why not (changing nothing)."""
+        batch = session.get(Batch, job.batch_id)
+        if batch is None or batch.state != BatchState.RUNNING.value:
+            return "its batch was paused or canceled"
         # on_hand already excludes the blanks other printers hold right now.
         if balance(session).on_hand <= 0:
             return "out-of-stock"
@@ -693,7 +735,16 @@ class PrinterWorker:
             return None
         if self.rest_after and self._cards_since_rest + 1 >= self.rest_after:
             return None
-        return None if self._feeding_in(session, prepared.job) else prepared.job.id
+        try:
+            with session.begin_nested():  # a failure here must not undo the issued card
+                if self._feeding_in(session, prepared.job):
+                    raise _NotNow
+        except _NotNow:
+            return None
+        except Exception:
+            log.exception("feeding ahead failed", printer=self.name, job=prepared.job.id)
+            return None
+        return prepared.job.id
 
     # ------------------------------------------------------------------ faults
 
@@ -717,6 +768,8 @@ class PrinterWorker:
         code = condition_of(exc, from_encoder=from_encoder)
         action = self.policy.action_for(code)
         fate = self._fate(step, exc, from_encoder=from_encoder)
+        if fate is _Fate.NONE and step is JobStep.FEEDING and not self._counter_unmoved(card):
+            fate = _Fate.UNKNOWN  # the driver says no card moved; the printer's counter disagrees
         message = f"{code} while {step.value}: {exc}"
         log.warning(
             "step failed",
@@ -726,7 +779,7 @@ class PrinterWorker:
             error=code,
             fate=fate.name,
         )
-        if fate is _Fate.UNKNOWN or action is Action.NEEDS_INSPECTION:
+        if fate is _Fate.UNKNOWN or (action is Action.NEEDS_INSPECTION and fate is not _Fate.NONE):
             self._needs_inspection(job, step, message)
             raise _Stop(
                 f"job {job.id} needs inspection: {message}",
@@ -742,30 +795,48 @@ class PrinterWorker:
                 action = Action.RETRY_LATER if exc.retryable else Action.STOP_PRINTER
         if action is Action.RETRY_LATER and fate is _Fate.INTACT and self._hold_card(card, code):
             raise _Retry
+        taken = 0
         if fate is not _Fate.NONE:
-            self._reject_and_spoil(card, exc, code)
+            taken = self._reject_and_spoil(card, exc, code)
+            self._failed_in_a_row += 1
+        self._settle(job, code, message, action, spent=taken > 0)
+        self._check_spoil_breaker(code)
+
+    def _settle(self, job: Job, code: str, message: str, action: Action, *, spent: bool) -> None:
+        """End a failed attempt as ``action`` says, once the card (if any) is accounted for.
+
+        Returns when the printer goes on; raises :class:`_Stop` when it must stop.
+        """
         if action is Action.HOLD_JOB:
             self._hold(job, code, message)
         elif action is Action.ABORT_JOB:
-            self._abort_attempt(job, message, spent=fate is not _Fate.NONE)
+            self._abort_attempt(job, message, spent=spent)
+        elif action is Action.NEEDS_INSPECTION:
+            # No blank left the hopper, so none is in doubt: the job waits for a person, held,
+            # and the printer stops for them as the policy asks.
+            self._hold(job, code, message)
+            raise _Stop(f"{message}; a person must look (policy)", code=code)
         else:  # retry-later or stop-printer: the job waits for any printer
             reasons = (JobReason.PRINTER_STOPPED, JobReason.RETRY)
             self._hand_back(job, f"{message}; the printer stopped", reasons)
             raise _Stop(message, code=code, auto_resume=action is Action.RETRY_LATER)
-        self._check_spoil_breaker(code)
+
+    def _counter_unmoved(self, card: _Card) -> bool:
+        """After a failed feed: True unless the printer's counter says a blank was taken."""
+        if card.before is None:
+            return True  # no counter: the driver's word is all there is
+        try:
+            after = self._read_counter()
+        except HardwareError:
+            return False
+        return after is None or after <= card.before
 
     def _before_card_failed(self, job: Job, code: str, message: str) -> None:
         """A condition before any blank moved (e.g. the card could not be drawn)."""
         action = self.policy.action_for(code)
-        if action is Action.HOLD_JOB:
-            self._hold(job, code, message)
-        elif action is Action.ABORT_JOB:
-            self._abort(job, message)
-        elif action is Action.NEEDS_INSPECTION:
-            self._needs_inspection(job, JobStep.NONE, message)
-        else:
-            self._hand_back(job, message, (JobReason.RETRY,))
-            raise _Stop(message, code=code, auto_resume=action is Action.RETRY_LATER)
+        if action is Action.RETRY_NOW:
+            action = Action.RETRY_LATER  # nothing to retry on the spot: the job goes back
+        self._settle(job, code, message, action, spent=False)
 
     def _hold_card(self, card: _Card, code: str) -> bool:
         """Keep an intact card in the printer while the condition clears (up to card_wait_s).
@@ -794,15 +865,9 @@ class PrinterWorker:
             auto_resume=True,
         )
         self.notify(WorkerEvent(self.name, "waiting", job.id, code))
-        waited, attempt, cleared = 0.0, 0, False
-        while not self.stop.is_set() and waited < self.policy.card_wait_s:
-            delay = self.policy.backoff(attempt)
-            self.retry_sleep(delay)
-            waited += delay
-            attempt += 1
-            if not self.stop.is_set() and self._cleared(code):
-                cleared = True
-                break
+        cleared = self._clears < self.policy.retry_later_limit and self._backoff_until_clear(
+            code, budget_s=self.policy.card_wait_s, keep_waiting=lambda: True
+        )
         with Session(self.engine) as session:
             self._move(
                 session,
@@ -818,8 +883,11 @@ class PrinterWorker:
             self.notify(WorkerEvent(self.name, "resumed", job.id, code))
         return cleared
 
-    def _reject_and_spoil(self, card: _Card, exc: HardwareError, code: str) -> None:
-        """Get the card out of the path (reject bin) and record its blank(s) as spoiled."""
+    def _reject_and_spoil(self, card: _Card, exc: HardwareError, code: str) -> int:
+        """Get the card out of the path (reject bin) and record its blank(s) as spoiled.
+
+        Returns how many blanks the printer's counter says were taken (0: none left the
+        hopper after all)."""
         job, step = card.job, card.step
         assert job.id is not None
         try:
@@ -840,10 +908,12 @@ class PrinterWorker:
             reason = SpoilReason.ENCODE_FAILED
         else:
             reason = SpoilReason.PRINT_FAILED
-        # A blank that never left the hopper (the counter did not move) is not spoiled.
+        # A blank that never left the hopper (the counter did not move) is not spoiled. The
+        # entry and the step saying so are one commit: after a crash the job is requeued, its
+        # blank accounted once, never left in doubt as well.
         taken = self._blanks_taken(card.before, at_least=0)
-        if taken:
-            with Session(self.engine) as session:
+        with Session(self.engine) as session:
+            if taken:
                 record_spoiled(
                     session,
                     quantity=taken,
@@ -855,17 +925,19 @@ class PrinterWorker:
                     station=self.station,
                     clock=self.clock,
                 )
-                session.commit()
+            self._move(session, job, JobState.PROCESSING, step=JobStep.SPOILED, audit=False)
+            session.commit()
+        card.step = JobStep.SPOILED
         self.result.spoiled += taken
-        self._spoiled_in_a_row += taken
         log.warning("blank spoiled", printer=self.name, job=job.id, step=step.value, error=code)
         self.notify(WorkerEvent(self.name, "spoiled", job.id, f"{code} while {step.value}"))
+        return taken
 
     def _check_spoil_breaker(self, code: str) -> None:
-        if self._spoiled_in_a_row >= self.spoil_breaker:
+        if self._failed_in_a_row >= self.spoil_breaker:
             # Something is wrong with this printer or its blanks, not with the records.
             raise _Stop(
-                f"{self._spoiled_in_a_row} blanks spoiled in a row (last: {code}); "
+                f"{self._failed_in_a_row} cards failed in a row (last: {code}); "
                 "check the printer and its blanks",
                 reason=PrinterReason.SPOILING,
             )
@@ -877,7 +949,7 @@ class PrinterWorker:
         return _Stop(
             f"{code}: {what}: {exc}",
             code=code,
-            auto_resume=action in (Action.RETRY_LATER, Action.RETRY_NOW),
+            auto_resume=action in (Action.RETRY_LATER, Action.RETRY_NOW),  # nothing to redo now
         )
 
     # ------------------------------------------------------------------ outcomes
@@ -922,7 +994,9 @@ class PrinterWorker:
             after = self._read_counter()
         except HardwareError as exc:
             log.warning("counter read failed after card", printer=self.name, error=str(exc))
+            self._last_counter = None  # the next card must read its own "before"
             return 1
+        self._last_counter = after
         if before is None or after is None:
             return 1
         return max(at_least, after - before)
@@ -980,7 +1054,8 @@ class PrinterWorker:
         self._fed_ahead = fed_next
         if taken > 1:
             self.result.spoiled += taken - 1
-        self._spoiled_in_a_row = 0
+        self._failed_in_a_row = 0
+        self._clears, self._waited = 0, 0.0
         self._cards_since_rest += 1
         self.result.completed += 1
         log.info(
@@ -1042,27 +1117,41 @@ class PrinterWorker:
         self.notify(WorkerEvent(self.name, "needs-inspection", job.id, why))
 
     def _hand_back(self, job: Job, reason: str, reasons: Iterable[str] = ()) -> None:
-        """Return the job to pending; if its record was superseded meanwhile, cancel it."""
+        """Return the job to pending; cancel it if its record was superseded meanwhile (the
+        record is superseded) or its batch canceled (the record is ready again)."""
+        if self._fed_ahead == job.id:
+            self._fed_ahead = None
         with Session(self.engine) as session:
             newer = has_newer_version(session, job.record_pk)
+            batch = session.get(Batch, job.batch_id)
+            withdrawn = batch is not None and batch.state == BatchState.CANCELED.value
+            if newer:
+                reason, reasons = f"{reason}; a higher version has arrived", (JobReason.SUPERSEDED,)
+            elif withdrawn:
+                reason, reasons = (
+                    f"{reason}; its batch was canceled",
+                    (JobReason.CANCELED_BY_OPERATOR,),
+                )
             try:
                 self._move(
                     session,
                     job,
-                    JobState.CANCELED if newer else JobState.PENDING,
-                    reason=reason + ("; a higher version has arrived" if newer else ""),
+                    JobState.CANCELED if newer or withdrawn else JobState.PENDING,
+                    reason=reason,
                     columns={"printer": None, "owner": None, "error": reason[:1000]},
-                    reasons=(JobReason.SUPERSEDED,) if newer else reasons,
+                    reasons=reasons,
                 )
             except TransitionConflict:
                 log.error("hand back lost a race", job=job.id)
                 return
-            if newer:
+            if newer or withdrawn:
                 set_record_state(
                     session,
                     job.record_pk,
-                    RecordState.SUPERSEDED,
-                    reason="a higher version arrived before this record was printed",
+                    RecordState.SUPERSEDED if newer else RecordState.READY,
+                    reason="a higher version arrived before this record was printed"
+                    if newer
+                    else "its batch was canceled",
                     actor=self.actor,
                     station=self.station,
                     clock=self.clock,
@@ -1130,6 +1219,9 @@ class PrinterWorker:
         reason: str = "",
         auto_resume: bool = False,
     ) -> None:
+        if state is PrinterRunState.PROCESSING and not reasons:
+            reasons = self._warnings  # a printer that goes on still warns
+            reason = reason or (f"warning: {', '.join(self._warnings)}" if self._warnings else "")
         with Session(self.engine) as session:
             transition_printer(
                 session,

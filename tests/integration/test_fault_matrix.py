@@ -271,3 +271,127 @@ def test_an_unknown_outcome_is_inspected_whatever_the_policy_says(ctx: Context) 
     assert job_states(ctx) == INSPECT
     check_stop(ctx, result, "inspection")
     check_books(ctx, printer)
+
+
+# ----------------------------------------------------------------------------- robustness
+
+
+class StepChecking(SimPrinter):
+    """A sim that asserts, at every feed, that the database says this printer is feeding."""
+
+    engine: Any = None
+    feeds_checked = 0
+
+    def feed(self) -> None:
+        with Session(self.engine) as session:
+            steps = session.exec(
+                select(Job.step).where(col(Job.printer) == "p1", col(Job.state) == "processing")
+            ).all()
+        assert "feeding" in steps, f"fed while the database says {steps}"
+        self.feeds_checked += 1
+        super().feed()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sim://?cards=20&fault=status:4:timeout",
+        "sim://?cards=20&fault=status:every:3:offline,feed:2:cover",
+        "sim://?cards=20&fault_rate=0.2&seed=11",
+    ],
+)
+def test_every_feed_is_persisted_first_whatever_fails_around_it(ctx: Context, url: str) -> None:
+    """Persist, then act: no blank is ever fed unless the job's ``feeding`` step is
+    committed, also when status reads fail between cards (render-ahead, merged commits)."""
+    start(ctx, records=6, blanks=20)
+    printer = StepChecking(url)
+    printer.engine = ctx.engine
+    run_worker(ctx, printer, SimEncoder("sim://?fault_rate=0.1&seed=3"))
+    assert printer.feeds_checked >= 1
+    check_books(ctx, printer)
+
+
+def test_a_jam_that_takes_no_blank_cannot_loop_for_ever(ctx: Context) -> None:
+    """A feed that reports a jam but never takes a blank (a failed pick) is bounded: the
+    breaker stops the printer; nothing is spoiled, since no blank left the hopper."""
+    from printctl.hardware import CardJam
+
+    start(ctx, records=2, blanks=10)
+
+    class Misfeeding(SimPrinter):
+        def feed(self) -> None:
+            raise CardJam("pick roller slipped", card_may_have_moved=True)
+
+    printer = Misfeeding("sim://?cards=10")
+    result = run_worker(ctx, printer)
+    assert "5 cards failed in a row" in result.stop_reason
+    assert spoiled_by_reason_now(ctx) == {} and printer.cards_inserted == 0
+    assert stock(ctx).in_doubt == 0
+
+
+def test_a_fault_the_status_never_shows_stops_the_printer_for_a_person(ctx: Context) -> None:
+    """A printer that fails every feed while its status reads clean is no transient: after
+    retry_later_limit clears without a good card it stops until resumed."""
+    start(ctx, records=2, blanks=10)
+    sleeps: list[float] = []
+    printer = SimPrinter("sim://?cards=10&fault=feed:*:offline")
+    result = run_worker(ctx, printer, sleeps=sleeps)
+    assert not result.stop_clears_itself
+    assert "cleared 5 times without a good card" in result.stop_reason
+    assert len(sleeps) == 5 and printer.cards_inserted == 0
+    assert job_states(ctx) == BOTH_WAIT
+    check_stop(ctx, result, "manual")
+
+
+def test_inspection_with_no_blank_moved_holds_the_job_instead(ctx: Context) -> None:
+    """With cover-open = needs-inspection at the feed no blank left the hopper: the job is
+    held for a person and the printer stops, but no blank is counted in doubt."""
+    start(ctx, records=2, blanks=10)
+    printer = SimPrinter("sim://?cards=10&fault=feed:1:cover")
+    result = run_worker(ctx, printer, policy=policy(cover_open="needs-inspection"))
+    assert job_states(ctx) == {"held": 1, "pending": 1}
+    assert stock(ctx).in_doubt == 0 and printer.cards_inserted == 0
+    check_stop(ctx, result, "manual")
+
+
+def test_a_batch_canceled_mid_card_prints_nothing_more(ctx: Context) -> None:
+    """Canceling a batch while a card prints: that card finishes; the job drawn ahead is
+    canceled (its record ready again) instead of printed or left pending in a dead batch."""
+    from printctl.service import change_batch
+
+    batch_id = start(ctx, records=3, blanks=10)
+
+    class CancelingMidCard(SimPrinter):
+        def print_card(self, image: Any) -> None:
+            if not self.printed_labels and self.output_tray == 0:
+                change_batch(ctx, batch_id, "cancel")
+            super().print_card(image)
+
+    printer = CancelingMidCard("sim://?cards=10")
+    run_worker(ctx, printer)
+    assert printer.cards_inserted == 1
+    assert job_states(ctx) == {"completed": 1, "canceled": 2}
+    with Session(ctx.engine) as session:
+        from printctl.models import Record
+
+        states = sorted(r.state for r in session.exec(select(Record)))
+    assert states == ["printed", "ready", "ready"]
+    check_books(ctx, printer)
+
+
+def test_a_crash_after_a_spoiled_blank_is_recorded_requeues_without_doubt(ctx: Context) -> None:
+    """The spoiled entry and the job's ``spoiled`` step are one commit: recovery requeues the
+    job and the blank is never both spoiled and in doubt."""
+    from printctl.queue.recovery import recover_in_flight
+
+    start(ctx, records=1, blanks=5)
+    with Session(ctx.engine) as session:
+        job = session.exec(select(Job)).one()
+        job.state, job.step, job.station = "processing", "spoiled", "s"
+        job_id = job.id
+        session.add(job)
+        session.commit()
+        recovery = recover_in_flight(session, station="s", actor="t", clock=ctx.clock)
+        session.commit()
+    assert recovery.requeued == [job_id] and recovery.needs_inspection == []
+    assert stock(ctx).in_doubt == 0

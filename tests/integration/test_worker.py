@@ -181,7 +181,7 @@ def test_a_run_of_spoiled_blanks_stops_the_printer(ctx: Context) -> None:
     start(ctx, records=4, blanks=20)
     printer = SimPrinter("sim://?cards=20&fault=print:*:jam")
     result = run_worker(ctx, printer, max_attempts=3, spoil_breaker=5)
-    assert "5 blanks spoiled in a row" in result.stop_reason
+    assert "5 cards failed in a row" in result.stop_reason
     assert job_states(ctx) == {"aborted": 1, "pending": 3}
     assert stock(ctx).spoiled == 5 == printer.cards_inserted
 
