@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from sqlalchemy import Engine, and_, func, or_
+from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from printctl.audit import Clock, record_event
@@ -30,7 +30,6 @@ from printctl.intake.bundle import BundleLimits, load_public_key
 from printctl.intake.importer import ImportOutcome, import_bundle
 from printctl.logs import get_logger
 from printctl.models import (
-    ACTIVE_JOB_STATES,
     Batch,
     BatchState,
     Job,
@@ -71,6 +70,7 @@ from printctl.queue.stations import (
     register_station,
     station_views,
 )
+from printctl.queue.store import work_left
 from printctl.queue.worker import PrinterWorker, RenderFailed, WorkerEvent, WorkerResult
 from printctl.records import RecordSummary, list_records
 from printctl.registry import make_encoder, make_printer
@@ -519,35 +519,6 @@ class StationRunResult(RunResult):
     reaped: list[Reaped] = field(default_factory=list)
 
 
-def work_left(session: Session, batch_ids: Sequence[int] | None) -> int:
-    """Jobs of running batches (of ``batch_ids`` when given) that a station may still print.
-
-    Those pending with their record queued, and those some printer holds (processing or
-    stopped): a held job may yet be handed back, or its station die and its job be requeued.
-    Jobs awaiting inspection wait for a person, not for a station.
-    """
-    active = [s.value for s in ACTIVE_JOB_STATES]
-    query = (
-        select(func.count())
-        .select_from(Job)
-        .join(Batch, col(Batch.id) == col(Job.batch_id))
-        .join(Record, col(Record.id) == col(Job.record_pk))
-        .where(
-            col(Batch.state) == BatchState.RUNNING.value,
-            or_(
-                col(Job.state).in_(active),
-                and_(
-                    col(Job.state) == JobState.PENDING.value,
-                    col(Record.state) == RecordState.QUEUED.value,
-                ),
-            ),
-        )
-    )
-    if batch_ids is not None:
-        query = query.where(col(Job.batch_id).in_(list(batch_ids)))
-    return int(session.exec(query).one())
-
-
 def run_station(
     ctx: Context,
     printers: Sequence[PrinterConfig],
@@ -615,7 +586,7 @@ def _station_locked(
         def idle() -> bool:
             if until_idle:
                 with read_session(ctx.engine) as session:
-                    if work_left(session, batch_ids) == 0:
+                    if work_left(session, batch_ids, held_by_printers=True) == 0:
                         return False
             return not stop.wait(ctx.settings.poll_s)
 

@@ -1,8 +1,9 @@
-"""Job and record transitions: one table of allowed moves, one atomic function per move.
+"""Job, printer and record transitions: one table of allowed moves, one function per move;
+and the queries that say which job a printer takes next and how much work is left.
 
-Every transition is a conditional ``UPDATE … WHERE id = ? AND state = ?`` whose row count
-is checked, so two workers (or two stations) can never both move the same job, and each
-transition is journaled in the audit log in the same transaction.
+Every job transition is a conditional ``UPDATE … WHERE id = ? AND state = ?`` whose row
+count is checked, so two workers (or two stations) can never both move the same job, and
+each transition is journaled in the audit log in the same transaction.
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import exists, update
+from sqlalchemy import and_, exists, func, or_, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from printctl.audit import Clock, record_event
 from printctl.models import (
+    ACTIVE_JOB_STATES,
     Batch,
     BatchState,
     Job,
@@ -288,3 +290,33 @@ def transition_printer(
             clock=clock,
         )
     return changed
+
+
+def work_left(
+    session: Session, batch_ids: Iterable[int] | None, *, held_by_printers: bool = False
+) -> int:
+    """Jobs of running batches (of ``batch_ids`` when given) that are still to print.
+
+    Those pending with their record queued (what :func:`claim_next_job` may take), and with
+    ``held_by_printers`` also those a printer holds (processing or stopped): such a job may
+    yet be handed back, or its station die and the job be requeued. Jobs awaiting
+    inspection wait for a person, not for a printer.
+    """
+    claimable = and_(
+        col(Job.state) == JobState.PENDING.value,
+        col(Record.state) == RecordState.QUEUED.value,
+    )
+    active = col(Job.state).in_([s.value for s in ACTIVE_JOB_STATES])
+    query = (
+        select(func.count())
+        .select_from(Job)
+        .join(Batch, col(Batch.id) == col(Job.batch_id))
+        .join(Record, col(Record.id) == col(Job.record_pk))
+        .where(
+            col(Batch.state) == BatchState.RUNNING.value,
+            or_(claimable, active) if held_by_printers else claimable,
+        )
+    )
+    if batch_ids is not None:
+        query = query.where(col(Job.batch_id).in_(list(batch_ids)))
+    return int(session.exec(query).one())

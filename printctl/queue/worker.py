@@ -83,6 +83,7 @@ from printctl.queue.store import (
     set_record_state,
     transition_job,
     transition_printer,
+    work_left,
 )
 from printctl.records import has_newer_version, open_record
 from printctl.stock import balance, record_issued, record_spoiled
@@ -454,20 +455,7 @@ class PrinterWorker:
     def _work_left(self) -> bool:
         """Whether a job this printer could take is pending in its running batches."""
         with read_session(self.engine) as session:
-            query = (
-                select(func.count())
-                .select_from(Job)
-                .join(Batch, col(Batch.id) == col(Job.batch_id))
-                .join(Record, col(Record.id) == col(Job.record_pk))
-                .where(
-                    col(Job.state) == JobState.PENDING.value,
-                    col(Batch.state) == BatchState.RUNNING.value,
-                    col(Record.state) == RecordState.QUEUED.value,
-                )
-            )
-            if self.batch_ids is not None:
-                query = query.where(col(Job.batch_id).in_(self.batch_ids))
-            return bool(session.exec(query).one())
+            return work_left(session, self.batch_ids) > 0
 
     # ------------------------------------------------------------------ waiting for a condition
 
