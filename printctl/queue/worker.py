@@ -994,6 +994,11 @@ class PrinterWorker:
         assert job.id is not None
         taken = self._blanks_taken(card.before, at_least=1)
         with Session(self.engine) as session:
+            # The next card's row first, before this transaction writes any audit event: the
+            # audit chain's lock is then taken last, as in every other transaction. Taken the
+            # other way round it deadlocks on PostgreSQL with a concurrent claim that locked
+            # the next job's row while skipping it.
+            fed_next = self._feed_next_with(session)
             if taken > 1:
                 record_spoiled(
                     session,
@@ -1037,7 +1042,6 @@ class PrinterWorker:
                 clock=self.clock,
                 columns={"chip_uid": chip_uid, "printed_at": self.clock()},
             )
-            fed_next = self._feed_next_with(session)
             session.commit()
         self._fed_ahead = fed_next
         if taken > 1:
