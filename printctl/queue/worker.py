@@ -36,6 +36,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, func
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from printctl.audit import Clock
@@ -91,6 +92,11 @@ from printctl.stock import balance, record_issued, record_spoiled
 log = get_logger(__name__)
 
 Renderer = Callable[[RecordData], CardImage]
+
+#: PostgreSQL's "deadlock detected" and "serialization failure": the transaction was rolled
+#: back whole and may be run again.
+_TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+_CLAIM_TRIES = 3
 
 #: Printer status conditions that are warnings, not reasons to wait.
 _WARNINGS = frozenset({"ribbon-low", "media-low"})
@@ -403,17 +409,27 @@ class PrinterWorker:
     # ------------------------------------------------------------------ claims and render-ahead
 
     def _claim(self) -> Job | None:
-        with Session(self.engine, expire_on_commit=False) as session:
-            job = claim_next_job(
-                session,
-                batch_ids=self.batch_ids,
-                printer=self.name,
-                station=self.station,
-                owner=self.owner,
-                clock=self.clock,
-            )
-            session.commit()
-            return job
+        """Claim the next job. A claim is database work only, so one that PostgreSQL aborted
+        to break a deadlock (or a serialization failure) is simply tried again."""
+        for attempt in range(_CLAIM_TRIES):
+            try:
+                with Session(self.engine, expire_on_commit=False) as session:
+                    job = claim_next_job(
+                        session,
+                        batch_ids=self.batch_ids,
+                        printer=self.name,
+                        station=self.station,
+                        owner=self.owner,
+                        clock=self.clock,
+                    )
+                    session.commit()
+                    return job
+            except DBAPIError as exc:
+                sqlstate = getattr(exc.orig, "sqlstate", None)
+                if sqlstate not in _TRANSIENT_SQLSTATES or attempt == _CLAIM_TRIES - 1:
+                    raise
+                log.warning("claim retried", printer=self.name, sqlstate=sqlstate)
+        return None  # not reached: the last attempt returns or raises
 
     def _claim_and_prepare(self) -> _Prepared | None:
         """Claim the next job, open its record and draw its card (None: no job to claim).

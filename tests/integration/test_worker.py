@@ -583,3 +583,30 @@ def test_a_record_superseded_after_its_claim_is_canceled_before_any_blank(ctx: C
             select(Record).where(col(Record.record_id) == "PRR-T-00001", col(Record.version) == 1)
         ).one()
     assert old.state == "superseded"
+
+
+def test_a_claim_aborted_by_a_database_deadlock_is_tried_again(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL may abort a claim to break a deadlock (SQLSTATE 40P01); a claim is database
+    work only, so the worker tries it again instead of stopping the printer."""
+    from sqlalchemy.exc import DBAPIError
+
+    import printctl.queue.worker as worker_module
+
+    start(ctx, records=2, blanks=5)
+    real_claim = worker_module.claim_next_job
+    failures = [1]
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    def flaky_claim(session: Any, **kwargs: Any) -> Any:
+        if failures:
+            failures.pop()
+            raise DBAPIError("SELECT … FOR UPDATE SKIP LOCKED", {}, Deadlock("deadlock detected"))
+        return real_claim(session, **kwargs)
+
+    monkeypatch.setattr(worker_module, "claim_next_job", flaky_claim)
+    result = run_worker(ctx, SimPrinter("sim://?cards=5"))
+    assert result.completed == 2 and not result.stop_reason and failures == []
