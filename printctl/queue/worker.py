@@ -917,25 +917,32 @@ class PrinterWorker:
         # blank accounted once, never left in doubt as well.
         taken = self._blanks_taken(card.before, at_least=0)
         with Session(self.engine) as session:
-            if taken:
-                record_spoiled(
-                    session,
-                    quantity=taken,
-                    reason=reason,
-                    job_id=job.id,
-                    printer=self.name,
-                    note=f"{code} while {step.value}: {exc}",
-                    actor=self.actor,
-                    station=self.station,
-                    clock=self.clock,
-                )
+            # The job's row before the ledger's audit event (the lock order of _complete).
             self._move(session, job, JobState.PROCESSING, step=JobStep.SPOILED, audit=False)
+            if taken:
+                self._spoil(session, job, taken, reason, f"{code} while {step.value}: {exc}")
             session.commit()
         card.step = JobStep.SPOILED
         self.result.spoiled += taken
         log.warning("blank spoiled", printer=self.name, job=job.id, step=step.value, error=code)
         self.notify(WorkerEvent(self.name, "spoiled", job.id, f"{code} while {step.value}"))
         return taken
+
+    def _spoil(
+        self, session: Session, job: Job, quantity: int, reason: SpoilReason, note: str
+    ) -> None:
+        """Record ``quantity`` blanks of this job as spoiled, in the caller's transaction."""
+        record_spoiled(
+            session,
+            quantity=quantity,
+            reason=reason,
+            job_id=job.id,
+            printer=self.name,
+            note=note,
+            actor=self.actor,
+            station=self.station,
+            clock=self.clock,
+        )
 
     def _check_spoil_breaker(self, code: str) -> None:
         if self._failed_in_a_row >= self.spoil_breaker:
@@ -1016,16 +1023,12 @@ class PrinterWorker:
             # the next job's row while skipping it.
             fed_next = self._feed_next_with(session)
             if taken > 1:
-                record_spoiled(
+                self._spoil(
                     session,
-                    quantity=taken - 1,
-                    reason=SpoilReason.PRINT_FAILED,
-                    job_id=job.id,
-                    printer=self.name,
-                    note=f"printer re-printed on its own: its counter rose by {taken}",
-                    actor=self.actor,
-                    station=self.station,
-                    clock=self.clock,
+                    job,
+                    taken - 1,
+                    SpoilReason.PRINT_FAILED,
+                    f"printer re-printed on its own: its counter rose by {taken}",
                 )
             record_issued(
                 session,
