@@ -510,7 +510,13 @@ def main(argv: list[str] | None = None) -> int:
                 if outcome.outcome != "imported" or outcome.imported != total:
                     print(f"import: {outcome.outcome} {outcome.reason}", file=sys.stderr)
                     return 2
-                receive_stock(ctx, total, "BENCH-LOT-1", note="bench/fleet.py")
+                receive_stock(
+                    ctx,
+                    total * len(configs),  # any printer could print them all
+                    "BENCH-LOT-1",
+                    note="bench/fleet.py",
+                    load=[c.name for c in configs],
+                )
                 batch_id, jobs = new_batch(ctx, BatchFilters(), name="fleet bench")
                 assert jobs == total, jobs
                 print(

@@ -348,14 +348,29 @@ class Scenario:
             - in_flight
         )
 
+    def hopper(self, printer: str) -> int:
+        """What the ledger says ``printer``'s hopper holds."""
+        place = f"hopper:{printer}"
+        return self.ws.scalar(
+            "SELECT coalesce(sum(CASE WHEN to_loc = ? THEN quantity ELSE 0 END), 0)"
+            " - coalesce(sum(CASE WHEN from_loc = ? THEN quantity ELSE 0 END), 0)"
+            " FROM ledger_entry",
+            place,
+            place,
+        )
+
     def top_up(self, jobs_left: int) -> None:
-        """Receive blanks so that the jobs left and a spoiled card per printer per kill fit."""
+        """Receive and load blanks so that each printer's hopper could print every job left
+        and a spoiled card per kill (any printer may end up doing them all)."""
         kills_left = max(self.config.kills - self.report.kills, 0) + 1
-        needed = jobs_left + self.config.printers * min(kills_left, 10)
-        have = self.on_hand()
-        if have < needed:
-            lot = f"L-{self.report.rounds}-{self.report.runs}"
-            self.ws.cli("stock", "receive", str(needed - have + 10), "--lot", lot)
+        needed = jobs_left + min(kills_left, 10) + 5  # + the cards in flight
+        for i in range(1, self.config.printers + 1):
+            name = f"sim-{i}"
+            have = self.hopper(name)
+            if have < needed:
+                lot = f"L-{self.report.rounds}-{self.report.runs}-{i}"
+                self.ws.cli("stock", "receive", str(needed - have + 10), "--lot", lot)
+                self.ws.cli("stock", "load", name, str(needed - have + 10))
 
     # ----------------------------------------------------------------- the loop
 

@@ -6,30 +6,33 @@ Every command that reads data takes ``--json``.
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from printctl import __version__
+from printctl.cli_common import (
+    USER_ERRORS,
+    CliError,
+    JsonOpt,
+    _context,
+    _fail,
+    _print_json,
+    _state,
+    err,
+    out,
+)
 from printctl.cli_driver import driver_app
-from printctl.config import STARTER_CONFIG, ConfigError, Settings, load_settings
-from printctl.crypto import DecryptionError, KeyFileError, generate_key_file
-from printctl.db import DatabaseError
-from printctl.hardware import HardwareError
-from printctl.logs import configure_logging
+from printctl.cli_stock import stock_app
+from printctl.config import STARTER_CONFIG, Settings
+from printctl.crypto import generate_key_file
 from printctl.progress import live_progress
-from printctl.queue.batches import BatchError, BatchFilters
-from printctl.stock import StockError
+from printctl.queue.batches import BatchFilters
 
 app = typer.Typer(
     name="printctl",
@@ -41,7 +44,6 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(help="Center keys that bundles may be signed with.", no_args_is_help=True)
 records_app = typer.Typer(help="Print-ready records.", no_args_is_help=True)
-stock_app = typer.Typer(help="Blank stock (the ledger).", no_args_is_help=True)
 batch_app = typer.Typer(help="Batches of print jobs.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Print jobs.", no_args_is_help=True)
 printers_app = typer.Typer(help="This station's printers and their state.", no_args_is_help=True)
@@ -65,63 +67,6 @@ app.add_typer(center_app, name="center")
 app.add_typer(audit_app, name="audit")
 app.add_typer(stations_app, name="stations")
 app.add_typer(driver_app, name="driver")
-
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
-
-_state: dict[str, Any] = {"config": None}
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
-
-
-class CliError(Exception):
-    """A user error caught at the command line: printed as one line, exit code 2."""
-
-
-USER_ERRORS: tuple[type[Exception], ...] = (
-    CliError,
-    ConfigError,
-    KeyFileError,
-    DecryptionError,
-    DatabaseError,
-    BatchError,
-    StockError,
-    HardwareError,
-)
-
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def _settings() -> Settings:
-    settings: Settings = load_settings(_state["config"])
-    return settings
-
-
-@contextmanager
-def _context(*, quiet_console: bool = False, station: str | None = None) -> Iterator[Any]:
-    from printctl.config import validate
-    from printctl.service import Context
-
-    settings = _settings()
-    if station is not None:
-        settings = validate(replace(settings, station=station))
-    configure_logging(
-        settings.resolve(settings.log_file) if settings.log_file else None,
-        level=settings.log_level,
-        console=None if quiet_console else sys.stderr,
-    )
-    ctx = Context.open(settings)
-    try:
-        yield ctx
-    finally:
-        ctx.close()
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 def _show_version(value: bool) -> None:
@@ -339,45 +284,6 @@ def records_approve(
     out.print(f"Approved {label} for printing.")
 
 
-# ---------------------------------------------------------------------------- stock
-
-
-@stock_app.command("receive")
-def stock_receive(
-    count: Annotated[int, typer.Argument(help="How many blanks arrived.")],
-    lot: Annotated[str, typer.Option(help="The delivery's lot number.")],
-    note: Annotated[str, typer.Option(help="Delivery document number or remarks.")] = "",
-    json_out: JsonOpt = False,
-) -> None:
-    """Record a delivery of blanks."""
-    from printctl.service import receive_stock
-
-    with _context() as ctx:
-        result = receive_stock(ctx, count, lot, note)
-    if json_out:
-        _print_json(result.as_dict())
-    else:
-        out.print(f"Received {count} blanks (lot {lot}). On hand: {result.on_hand}.")
-
-
-@stock_app.command("show")
-def stock_show(json_out: JsonOpt = False) -> None:
-    """Show the blank balance derived from the ledger."""
-    from printctl.service import stock_report
-
-    with _context() as ctx:
-        report = stock_report(ctx)
-    if json_out:
-        _print_json(report)
-        return
-    table = Table("", "blanks", show_header=False)
-    for key in ("received", "issued", "spoiled", "returned", "in_doubt", "in_flight", "on_hand"):
-        table.add_row(key.replace("_", " "), str(report[key]))
-    out.print(table)
-    for reason, n in sorted(report["spoiled_by_reason"].items()):
-        out.print(f"  spoiled, {reason}: {n}")
-
-
 # ---------------------------------------------------------------------------- batches & jobs
 
 
@@ -389,14 +295,25 @@ def batch_create(
     ] = None,
     limit: Annotated[int | None, typer.Option(help="At most this many records.")] = None,
     name: Annotated[str | None, typer.Option(help="A name for the batch.")] = None,
+    trim: Annotated[
+        bool,
+        typer.Option(
+            help="When the stock is short, queue only as many records as there are free "
+            "blanks (first-time cards first) instead of refusing the batch."
+        ),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Create a batch of print jobs from ready records."""
+    """Create a batch of print jobs from ready records (refused if the stock is short)."""
+    from printctl.queue.batches import StockMode
     from printctl.service import new_batch
 
     with _context() as ctx:
         batch_id, count = new_batch(
-            ctx, BatchFilters(district=district, request_type=request_type, limit=limit), name=name
+            ctx,
+            BatchFilters(district=district, request_type=request_type, limit=limit),
+            name=name,
+            stock_mode=StockMode.TRIM if trim else StockMode.REFUSE,
         )
     if json_out:
         _print_json({"batch_id": batch_id, "jobs": count})

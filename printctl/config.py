@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from printctl.queue.policy import FaultPolicy, PolicyError
 
@@ -76,6 +77,14 @@ class Settings:
     lease_s: float = 30.0
     #: How often an idle station run looks for new work, in seconds.
     poll_s: float = 2.0
+    #: The office's time zone: business days (the daily stock close) follow its calendar.
+    timezone: str = "Asia/Jakarta"
+    #: Who may approve stock adjustments, destructions and count resolutions (comma-separated
+    #: or a TOML list). Empty: any second person, never the one who proposed.
+    supervisors: str = ""
+    #: Low-stock warnings: blanks on hand in the office, and in one printer's hopper.
+    low_stock: int = 100
+    low_stock_hopper: int = 10
     base_dir: Path = field(default_factory=Path.cwd)
 
     def resolve(self, path: Path) -> Path:
@@ -99,6 +108,10 @@ class Settings:
         known = ", ".join(p.name for p in self.printers) or "none configured"
         raise ConfigError(f"no printer named {name!r} (known: {known})")
 
+    def supervisor_names(self) -> tuple[str, ...]:
+        """The configured supervisors (empty: any second person may approve)."""
+        return tuple(n.strip() for n in self.supervisors.split(",") if n.strip())
+
     def fault_policy(self, printer: PrinterConfig) -> FaultPolicy:
         """The fault policy of ``printer``: the defaults, its overrides, these waits."""
         return FaultPolicy.configured(
@@ -118,6 +131,8 @@ _SCALAR_FIELDS = {f.name: f for f in fields(Settings) if f.name not in {"printer
 def _coerce(key: str, value: Any) -> Any:
     """Turn a TOML or environment value into the type the field wants."""
     current = getattr(Settings(), key)
+    if key == "supervisors" and isinstance(value, list):
+        return ",".join(str(v).strip() for v in value)
     try:
         if key in {"data_key_file", "log_file"}:
             if value in ("", None, "none", False):
@@ -253,6 +268,15 @@ def validate(settings: Settings) -> Settings:
         raise ConfigError(
             f"poll_s ({settings.poll_s:g}) must not exceed lease_s ({settings.lease_s:g})"
         )
+    if settings.low_stock < 0 or settings.low_stock_hopper < 0:
+        raise ConfigError("low_stock and low_stock_hopper must be 0 (no warning) or more")
+    try:
+        ZoneInfo(settings.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"timezone: unknown time zone {settings.timezone!r} "
+            "(Asia/Jakarta, Asia/Makassar or Asia/Jayapura)"
+        ) from None
     try:  # the fault-policy waits, and each printer's overrides with them
         for printer in settings.printers or (PrinterConfig("", ""),):
             settings.fault_policy(printer)
@@ -295,6 +319,16 @@ max_attempts = 3
 # reconciles its jobs; an idle station looks for new work every poll_s seconds.
 lease_s = 30
 poll_s = 2
+
+# Blank stock. Business days (the daily close) follow the office's time zone: Asia/Jakarta
+# (WIB), Asia/Makassar (WITA) or Asia/Jayapura (WIT).
+timezone = "Asia/Jakarta"
+# Who may approve stock adjustments, destructions and count resolutions; empty means any
+# second person (never the one who proposed).
+supervisors = []
+# Warn when the office's blanks on hand, or one printer's hopper, fall this low.
+low_stock = 100
+low_stock_hopper = 10
 
 # The printers this station drives: a name, the driver URL and the chip encoder's URL.
 # `printctl driver list` shows the drivers. The simulator:

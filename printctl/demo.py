@@ -150,7 +150,14 @@ def run_demo(
         approved = _approve_reprints(ctx)
         if approved:
             say(f"supervisor approved {approved} reprints (requested by demo-operator)")
-        receive_stock(ctx, blanks, "DEMO-LOT-1", note="demo delivery")
+        # The delivery goes straight into the printers' hoppers, shared evenly.
+        receive_stock(
+            ctx,
+            blanks,
+            "DEMO-LOT-1",
+            note="demo delivery",
+            load=[p.name for p in settings.printers],
+        )
         stock_before = stock(ctx).on_hand
         batch_id, jobs = new_batch(ctx, BatchFilters(), name="demo batch")
         say(

@@ -137,12 +137,21 @@ class BatchState(enum.StrEnum):
 
 
 class LedgerKind(enum.StrEnum):
-    """The kinds of blank-ledger entry. Balances are always derived from these."""
+    """The kinds of blank-ledger entry. Balances are always derived from these.
 
-    RECEIVED = "received"
-    ISSUED = "issued"
-    SPOILED = "spoiled"
-    RETURNED = "returned"
+    Every entry moves ``quantity`` blanks from one location to another (see
+    :mod:`printctl.stock.locations`); which moves each kind allows is
+    :data:`printctl.stock.locations.ALLOWED_MOVES`.
+    """
+
+    RECEIVED = "received"  #: a delivery into the vault
+    MOVED = "moved"  #: vault ↔ a printer's hopper (or back from doubt after an inspection)
+    ISSUED = "issued"  #: became a card handed to its holder
+    IN_DOUBT = "in-doubt"  #: a printer took it and nobody knows yet what came out
+    SPOILED = "spoiled"  #: ruined (or a card handed back by its holder): awaits destruction
+    RETURNED = "returned"  #: sent back to the province or the center
+    DESTROYED = "destroyed"  #: a spoiled card destroyed under a destruction record
+    ADJUSTED = "adjusted"  #: a correction one person proposed and a supervisor approved
 
 
 class SpoilReason(enum.StrEnum):
@@ -152,7 +161,10 @@ class SpoilReason(enum.StrEnum):
     PRINT_FAILED = "print-failed"  #: gagal cetak
     DAMAGED = "damaged"  #: rusak
     DATA_CHANGED = "data-changed"  #: perubahan elemen data
-    NO_CHIP = "no-working-chip"
+    NO_CHIP = "no-working-chip"  #: chip tidak berfungsi
+    #: An old card its holder handed back (after a move or a data change): it joins the
+    #: cards to destroy but was never part of the blank stock.
+    RETURNED_BY_HOLDER = "returned-by-holder"
 
 
 class TrustedKey(SQLModel, table=True):
@@ -307,21 +319,155 @@ class StationRow(SQLModel, table=True):
 
 
 class LedgerEntry(SQLModel, table=True):
-    """One append-only movement of blanks. Stock is the sum of these, never a stored count."""
+    """One append-only movement of blanks from one location to another.
+
+    Stock is the sum of these, never a stored count; the database refuses updates and
+    deletes (triggers, migration 0003). ``day`` is the office's business day the entry is
+    posted to: the local date, or the first day still open when that one is closed.
+    """
 
     __tablename__ = "ledger_entry"
+    __table_args__ = (
+        Index("ix_ledger_from", "from_loc", "day"),
+        Index("ix_ledger_to", "to_loc", "day"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=utcnow, index=True)
+    day: str = Field(default="", max_length=10, index=True)  # YYYY-MM-DD, office time
     kind: str = Field(max_length=20, index=True)
     quantity: int
+    from_loc: str = Field(default="", max_length=120)
+    to_loc: str = Field(default="", max_length=120)
     lot: str | None = Field(default=None, max_length=100)
+    serial_first: str | None = Field(default=None, max_length=40)
+    serial_last: str | None = Field(default=None, max_length=40)
+    #: The paper behind the entry: delivery note, return letter, destruction record number.
+    document: str | None = Field(default=None, max_length=100)
     job_id: int | None = Field(default=None, foreign_key="job.id")
+    record_id: str | None = Field(default=None, max_length=40)
     printer: str | None = Field(default=None, max_length=100)
     reason: str | None = Field(default=None, max_length=100)
     chip_uid: str | None = Field(default=None, max_length=40)
+    #: A destroyed entry names the spoiled entry it destroys.
+    ref_entry_id: int | None = Field(default=None, foreign_key="ledger_entry.id", index=True)
     note: str = Field(default="", max_length=500)
     actor: str = Field(max_length=100)
+    #: The second person, for entries that need two (adjustments, destructions).
+    approved_by: str | None = Field(default=None, max_length=100)
+
+
+class StockDay(SQLModel, table=True):
+    """A closed business day: its statement, frozen. Nothing may be posted to it afterwards."""
+
+    __tablename__ = "stock_day"
+
+    day: str = Field(primary_key=True, max_length=10)
+    closed_at: datetime = Field(default_factory=utcnow)
+    closed_by: str = Field(max_length=100)
+    #: The last ledger entry the day's figures include.
+    last_entry_id: int = 0
+    statement: str = Field(default="{}", sa_column=Column(Text, nullable=False))  # JSON
+    statement_sha256: str = Field(max_length=64)
+
+
+class StockDayBalance(SQLModel, table=True):
+    """A closed day's closing balance at one location (where later balances start from)."""
+
+    __tablename__ = "stock_day_balance"
+
+    day: str = Field(primary_key=True, max_length=10)
+    location: str = Field(primary_key=True, max_length=120)
+    quantity: int
+
+
+class CounterReading(SQLModel, table=True):
+    """A printer's lifetime card counter, read at a known point of the ledger."""
+
+    __tablename__ = "counter_reading"
+    __table_args__ = (Index("ix_counter_printer_day", "printer", "day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow)
+    day: str = Field(max_length=10)
+    printer: str = Field(max_length=100)
+    value: int
+    #: The highest ledger entry id when the counter was read: the ledger side of the
+    #: comparison counts entries up to here.
+    ledger_mark: int
+    source: str = Field(max_length=40)  # run-start | run-end | close-day | manual
+
+
+class CounterExplanation(SQLModel, table=True):
+    """Why a printer's counter and the ledger differ on a day (the difference is kept)."""
+
+    __tablename__ = "counter_explanation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow)
+    day: str = Field(max_length=10, index=True)
+    printer: str = Field(max_length=100)
+    quantity: int  #: how much of the difference this explains (counter − ledger)
+    note: str = Field(max_length=500)
+    actor: str = Field(max_length=100)
+
+
+class StockProposal(SQLModel, table=True):
+    """The first half of a two-person operation (an adjustment, a destruction)."""
+
+    __tablename__ = "stock_proposal"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=20)  # adjust | destroy
+    at: datetime = Field(default_factory=utcnow)
+    proposed_by: str = Field(max_length=100)
+    location: str = Field(default="", max_length=120)
+    quantity: int = 0  #: signed, for an adjustment
+    reason: str = Field(max_length=500)
+    detail: str = Field(default="{}", sa_column=Column(Text, nullable=False))  # JSON
+    state: str = Field(default="proposed", max_length=20)  # proposed | approved | rejected
+    decided_by: str | None = Field(default=None, max_length=100)
+    decided_at: datetime | None = None
+    decision_note: str = Field(default="", max_length=500)
+    #: What approval produced: the adjusted entry's id or the destruction's id.
+    result_id: int | None = None
+
+
+class StockCount(SQLModel, table=True):
+    """A physical count of one location; a difference stays open until a supervisor resolves it."""
+
+    __tablename__ = "stock_count"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow)
+    day: str = Field(max_length=10)
+    location: str = Field(max_length=120)
+    counted: int
+    expected: int
+    actor: str = Field(max_length=100)
+    state: str = Field(max_length=20)  # matched | open | resolved
+    resolution: str = Field(default="", max_length=20)  # adjusted | recounted | found
+    resolved_by: str | None = Field(default=None, max_length=100)
+    resolved_at: datetime | None = None
+    note: str = Field(default="", max_length=500)
+    adjustment_entry_id: int | None = None
+
+
+class Destruction(SQLModel, table=True):
+    """A destruction record (berita acara pemusnahan): its destroyed entries point here."""
+
+    __tablename__ = "destruction"
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=60, unique=True)
+    day: str = Field(max_length=10)
+    at: datetime = Field(default_factory=utcnow)
+    proposed_by: str = Field(max_length=100)
+    approved_by: str = Field(max_length=100)
+    witnesses: str = Field(default="[]", max_length=2000)  # JSON list of names
+    place: str = Field(default="", max_length=200)
+    method: str = Field(default="", max_length=200)
+    quantity: int = 0
 
 
 class AuditEvent(SQLModel, table=True):

@@ -49,6 +49,7 @@ from printctl.printers import (
 from printctl.queue.batches import (
     BatchError,
     BatchFilters,
+    StockMode,
     cancel_batch,
     create_batch,
     finish_batches,
@@ -76,7 +77,16 @@ from printctl.records import RecordSummary, list_records
 from printctl.registry import make_encoder, make_printer
 from printctl.render.card import render_card, warm_up
 from printctl.render.errors import RenderError
-from printctl.stock import StockBalance, balance, receive, spoiled_by_reason
+from printctl.stock import (
+    StockBalance,
+    StockError,
+    balance,
+    move,
+    receive,
+    set_office_timezone,
+    spoiled_by_reason,
+)
+from printctl.stock.locations import VAULT, hopper
 
 log = get_logger(__name__)
 
@@ -105,6 +115,10 @@ class Context:
     actor: str
     clock: Clock = utcnow
     _cipher: DataCipher | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        # Business days (the stock's daily close) follow the office's calendar.
+        set_office_timezone(self.settings.timezone)
 
     @classmethod
     def open(
@@ -265,18 +279,41 @@ def approve_reprint(ctx: Context, record_id: str) -> str:
 # ---------------------------------------------------------------------------- stock
 
 
-def receive_stock(ctx: Context, count: int, lot: str, note: str = "") -> StockBalance:
-    """Record a delivery of blanks; returns the new balance."""
-    with session_scope(ctx.engine) as session:
-        receive(
-            session,
-            count,
-            lot=lot,
-            actor=ctx.actor,
-            station=ctx.station,
-            note=note,
-            clock=ctx.clock,
-        )
+def receive_stock(
+    ctx: Context, count: int, lot: str, note: str = "", *, load: Iterable[str] = ()
+) -> StockBalance:
+    """Record a delivery of blanks into the vault; returns the new balance.
+
+    With ``load``, the delivery goes on at once into those printers' hoppers, shared evenly
+    (the demo's and a training room's shortcut: one delivery, every printer filled).
+    """
+    printers = list(load)
+    try:
+        with session_scope(ctx.engine) as session:
+            receive(
+                session,
+                count,
+                lot=lot,
+                actor=ctx.actor,
+                station=ctx.station,
+                note=note,
+                clock=ctx.clock,
+            )
+            for i, printer in enumerate(printers):
+                share = count // len(printers) + (1 if i < count % len(printers) else 0)
+                if share:
+                    move(
+                        session,
+                        share,
+                        VAULT,
+                        hopper(printer),
+                        actor=ctx.actor,
+                        station=ctx.station,
+                        note="loaded with the delivery",
+                        clock=ctx.clock,
+                    )
+    except StockError as exc:
+        raise UserError(str(exc)) from None
     return stock(ctx)
 
 
@@ -298,9 +335,18 @@ def stock_report(ctx: Context) -> dict[str, Any]:
 
 
 def new_batch(
-    ctx: Context, filters: BatchFilters, *, name: str | None = None, priority: int = 0
+    ctx: Context,
+    filters: BatchFilters,
+    *,
+    name: str | None = None,
+    priority: int = 0,
+    stock_mode: StockMode = StockMode.REFUSE,
 ) -> tuple[int, int]:
-    """Create a batch from ready records; returns (batch id, job count)."""
+    """Create a batch from ready records; returns (batch id, job count).
+
+    A batch larger than the free stock is refused with the numbers, or trimmed to it
+    (``stock_mode``); scarce blanks go to first-time cards first.
+    """
     try:
         with session_scope(ctx.engine) as session:
             batch, count = create_batch(
@@ -311,6 +357,8 @@ def new_batch(
                 station=ctx.station,
                 clock=ctx.clock,
                 priority=priority,
+                stock_mode=stock_mode,
+                low_stock=ctx.settings.low_stock,
             )
             assert batch.id is not None
             return batch.id, count
@@ -479,6 +527,7 @@ def _make_workers(
             rest_after=config.rest_after,
             rest_seconds=config.rest_minutes * 60,
             policy=ctx.settings.fault_policy(config),
+            low_stock=ctx.settings.low_stock_hopper,
             batch_ids=batch_ids,
             stop=stop,
             notify=notify,
@@ -722,8 +771,9 @@ def inspect_job(
         outcome = Found(found)
     except ValueError:
         raise UserError(f"--found must be one of issued, spoiled, none (got {found!r})") from None
-    if outcome is not Found.ISSUED and chip_uid:
-        raise UserError("--chip-uid only goes with --found issued")
+    if outcome is Found.NONE and chip_uid:
+        # A spoiled card's UID goes on the destruction record; no card has none.
+        raise UserError("--chip-uid goes with --found issued or spoiled, not none")
     with session_scope(ctx.engine) as session:
         try:
             return resolve_inspection(

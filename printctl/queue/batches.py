@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +11,7 @@ from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from printctl.audit import Clock, EventSpec, record_event, record_events
+from printctl.domain import RequestType
 from printctl.models import Batch, BatchState, Job, JobReason, JobState, Record, RecordState
 from printctl.queue.store import transition_job
 from printctl.stock import balance
@@ -32,6 +34,63 @@ class BatchFilters:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
+class StockMode(enum.StrEnum):
+    """What a batch larger than the stock on hand does (the operator's choice)."""
+
+    REFUSE = "refuse"  #: nothing is queued; the numbers are shown
+    TRIM = "trim"  #: only as many records as there are blanks, first-time cards first
+
+
+@dataclass(frozen=True)
+class StockRoom:
+    """Blanks a new batch may count on."""
+
+    on_hand: int  #: vault and hoppers, less the cards in printers now
+    promised: int  #: jobs of earlier batches still waiting for a blank
+    vault: int
+    hoppers: int
+
+    @property
+    def free(self) -> int:
+        """Blanks not promised to an earlier batch."""
+        return max(0, self.on_hand - self.promised)
+
+    def words(self) -> str:
+        """The numbers, for a message."""
+        return (
+            f"{self.on_hand} on hand (vault {self.vault}, hoppers {self.hoppers}), "
+            f"{self.promised} promised to earlier batches: {self.free} free"
+        )
+
+
+def stock_room(session: Session) -> StockRoom:
+    """What the ledger can still give a new batch."""
+    totals = balance(session)
+    promised = session.exec(
+        select(func.count())
+        .select_from(Job)
+        .join(Batch, col(Batch.id) == col(Job.batch_id))
+        .where(
+            col(Job.state).in_([JobState.PENDING.value, JobState.HELD.value]),
+            col(Batch.state).in_(
+                [BatchState.OPEN.value, BatchState.RUNNING.value, BatchState.PAUSED.value]
+            ),
+        )
+    ).one()
+    return StockRoom(
+        on_hand=totals.on_hand,
+        promised=int(promised),
+        vault=totals.vault,
+        hoppers=sum(totals.hoppers.values()),
+    )
+
+
+def _new_first(records: list[Record]) -> list[Record]:
+    """First-time cards before replacements, each in arrival order (the ministry's rule
+    when blanks are scarce)."""
+    return sorted(records, key=lambda r: (r.request_type != RequestType.NEW.value,))
+
+
 def create_batch(
     session: Session,
     *,
@@ -41,8 +100,16 @@ def create_batch(
     station: str,
     clock: Clock,
     priority: int = 0,
+    stock_mode: StockMode = StockMode.REFUSE,
+    low_stock: int = 0,
 ) -> tuple[Batch, int]:
-    """Make a batch of every ready record matching ``filters``; returns it and its job count."""
+    """Make a batch of every ready record matching ``filters``; returns it and its job count.
+
+    A batch needing more blanks than are free is refused with the numbers, or with
+    :attr:`StockMode.TRIM` cut to the free blanks. When blanks are scarce (the batch does not
+    fit, or would leave fewer than ``low_stock``), first-time cards (``NEW``) are queued
+    before replacements.
+    """
     if filters.limit is not None and filters.limit <= 0:
         raise BatchError(f"--limit must be positive, got {filters.limit}")
     query = select(Record).where(col(Record.state) == RecordState.READY.value)
@@ -51,12 +118,30 @@ def create_batch(
     if filters.request_type:
         query = query.where(col(Record.request_type) == filters.request_type.upper())
     query = query.order_by(col(Record.imported_at), col(Record.id))
-    if filters.limit:
-        query = query.limit(filters.limit)
     if session.get_bind().dialect.name == "postgresql":
         # Two operators creating batches at once must not both take the same record.
         query = query.with_for_update(skip_locked=True)
-    candidates = session.exec(query).all()
+    matching = list(session.exec(query).all())
+    if not matching:
+        raise BatchError(f"no ready records match {filters.as_dict() or 'the batch'}")
+    room = stock_room(session)
+    wanted = min(len(matching), filters.limit or len(matching))
+    scarce = wanted > room.free or room.free - wanted < low_stock
+    if scarce:
+        matching = _new_first(matching)
+    if wanted > room.free:
+        if stock_mode is StockMode.REFUSE or room.free == 0:
+            raise BatchError(
+                f"not enough stock: the batch needs {wanted} blank(s); {room.words()}. "
+                + (
+                    "Record a delivery (printctl stock receive) and load the printers."
+                    if room.free == 0
+                    else f"Use --trim to queue {room.free} (first-time cards first), "
+                    "or record a delivery."
+                )
+            )
+        wanted = room.free
+    candidates = matching[:wanted]
     # Claim the records first (only those still ready), then make jobs for exactly those.
     claimed = set(
         session.execute(
@@ -105,7 +190,14 @@ def create_batch(
         action="batch.created",
         entity="batch",
         entity_id=batch.id,
-        detail={"name": name, "jobs": len(records), "filters": filters.as_dict()},
+        detail={
+            "name": name,
+            "jobs": len(records),
+            "filters": filters.as_dict(),
+            "matching": len(matching),
+            "stock": room.words(),
+            "new_first": scarce,
+        },
         clock=clock,
     )
     return batch, len(records)

@@ -22,10 +22,20 @@ from dataclasses import dataclass
 from sqlmodel import Session
 
 from printctl.audit import Clock, record_event
-from printctl.models import Batch, BatchState, Job, JobState, PrinterRow, RecordState, SpoilReason
+from printctl.models import (
+    Batch,
+    BatchState,
+    Job,
+    JobState,
+    PrinterRow,
+    Record,
+    RecordState,
+    SpoilReason,
+)
 from printctl.queue.store import set_record_state, transition_job
 from printctl.records import has_newer_version
-from printctl.stock import record_issued, record_spoiled
+from printctl.stock import move, record_issued, record_spoiled
+from printctl.stock.locations import IN_DOUBT, hopper
 
 
 class Found(enum.StrEnum):
@@ -68,6 +78,11 @@ def inspection_context(session: Session, job_id: int) -> InspectionContext:
     )
 
 
+def _record_id(session: Session, record_pk: int) -> str | None:
+    row = session.get(Record, record_pk)
+    return row.record_id if row is not None else None
+
+
 def resolve_inspection(
     session: Session,
     job_id: int,
@@ -102,6 +117,8 @@ def resolve_inspection(
             job_id=job_id,
             printer=printer,
             chip_uid=chip_uid,
+            record_id=_record_id(session, job.record_pk),
+            from_doubt=True,
             actor=actor,
             station=station,
             clock=clock,
@@ -138,6 +155,21 @@ def resolve_inspection(
             job_id=job_id,
             printer=printer,
             note=f"found at inspection{': ' + note if note else ''}",
+            chip_uid=chip_uid,
+            record_id=_record_id(session, job.record_pk),
+            source=IN_DOUBT,
+            actor=actor,
+            station=station,
+            clock=clock,
+        )
+    else:
+        # Nothing came out and nothing is inside: the blank never left the hopper.
+        move(
+            session,
+            1,
+            IN_DOUBT,
+            hopper(printer),
+            note=f"job {job_id}: inspection found no card{': ' + note if note else ''}",
             actor=actor,
             station=station,
             clock=clock,

@@ -28,6 +28,7 @@ from printctl.models import (
     Record,
     RecordState,
 )
+from printctl.stock.ledger import record_in_doubt
 
 # Which job states may follow which. Anything else is a bug, and raises.
 JOB_TRANSITIONS: dict[JobState, frozenset[JobState]] = {
@@ -123,6 +124,19 @@ def transition_job(
     if result.rowcount != 1:  # type: ignore[attr-defined]
         whose = f" of run {owner}" if owner else ""
         raise TransitionConflict(f"job {job_id}{whose} is no longer {from_state}")
+    if to_state is JobState.NEEDS_INSPECTION and from_state is not JobState.NEEDS_INSPECTION:
+        # The job's blank leaves its hopper for doubt in the same transaction: every path
+        # into inspection (worker, restart recovery, a reaped station) accounts for it once.
+        printer = session.exec(select(Job.printer).where(col(Job.id) == job_id)).one()
+        record_in_doubt(
+            session,
+            job_id=job_id,
+            printer=printer or "unknown",
+            note=reason or "outcome unknown",
+            actor=actor,
+            station=station,
+            clock=clock,
+        )
     if audit:
         detail: dict[str, Any] = {"from": from_state.value, "step": step.value}
         if reason:

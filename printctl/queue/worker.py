@@ -36,7 +36,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, func
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from printctl.audit import Clock
@@ -87,7 +87,8 @@ from printctl.queue.store import (
     work_left,
 )
 from printctl.records import has_newer_version, open_record
-from printctl.stock import balance, record_issued, record_spoiled
+from printctl.stock import hopper_available, record_issued, record_spoiled
+from printctl.stock.days import record_counter
 
 log = get_logger(__name__)
 
@@ -233,6 +234,7 @@ class PrinterWorker:
         idle: Callable[[], bool] | None = None,
         policy: FaultPolicy | None = None,
         render_ahead: bool = True,
+        low_stock: int = 0,
     ) -> None:
         self.engine = engine
         self.cipher = cipher
@@ -259,6 +261,9 @@ class PrinterWorker:
         self.idle = idle
         self.policy = policy or FaultPolicy()
         self.render_ahead = render_ahead
+        #: Warn (once) when the hopper's ledger balance falls to this many blanks (0: never).
+        self.low_stock = low_stock
+        self._low_warned = False
         self._cards_since_rest = 0
         #: Failed cards since the last good one (the spoil breaker counts these).
         self._failed_in_a_row = 0
@@ -308,6 +313,7 @@ class PrinterWorker:
                 device = "printer"
                 self._caps = self.printer.capabilities()
                 self.result.counter_start = self._read_counter()
+                self._save_counter(self.result.counter_start, "run-start")
                 break
             except HardwareError as exc:
                 self._close_devices()
@@ -322,6 +328,7 @@ class PrinterWorker:
         finally:
             try:
                 self.result.counter_end = self._read_counter()
+                self._save_counter(self.result.counter_end, "run-end")
             except HardwareError as exc:
                 log.warning("final counter read failed", printer=self.name, error=str(exc))
             self._close_devices()
@@ -532,7 +539,7 @@ class PrinterWorker:
         """Whether the condition ``code`` has gone (asks the ledger, the reader or the printer)."""
         if code == "out-of-stock":
             with read_session(self.engine) as session:
-                return balance(session).on_hand > 0
+                return hopper_available(session, self.name) > 0
         reason = printer_reason(code)
         try:
             if reason is PrinterReason.ENCODER_FAULT:
@@ -704,7 +711,8 @@ class PrinterWorker:
             action = self.policy.action_for("out-of-stock")
             self._hand_back(job, "no blanks on hand", (JobReason.PRINTER_STOPPED,))
             raise _Stop(
-                "no blanks on hand in the ledger (out of stock)",
+                f"out of stock: the ledger has no blank in {self.name}'s hopper; load blanks "
+                f"and record it (printctl stock load {self.name} N)",
                 code="out-of-stock",
                 auto_resume=action in (Action.RETRY_LATER, Action.RETRY_NOW),
             )
@@ -716,9 +724,11 @@ class PrinterWorker:
         batch = session.get(Batch, job.batch_id)
         if batch is None or batch.state != BatchState.RUNNING.value:
             return "its batch was paused or canceled"
-        # on_hand already excludes the blanks other printers hold right now.
-        if balance(session).on_hand <= 0:
+        # The hopper's ledger balance less the cards this printer holds right now.
+        left = hopper_available(session, self.name)
+        if left <= 0:
             return "out-of-stock"
+        self._warn_low_stock(left)
         if has_newer_version(session, job.record_pk):
             return "superseded"
         self._move(session, job, JobState.PROCESSING, step=JobStep.FEEDING, audit=False)
@@ -920,7 +930,15 @@ class PrinterWorker:
             # The job's row before the ledger's audit event (the lock order of _complete).
             self._move(session, job, JobState.PROCESSING, step=JobStep.SPOILED, audit=False)
             if taken:
-                self._spoil(session, job, taken, reason, f"{code} while {step.value}: {exc}")
+                self._spoil(
+                    session,
+                    job,
+                    taken,
+                    reason,
+                    f"{code} while {step.value}: {exc}",
+                    chip_uid=card.chip_uid,
+                    record_id=card.record.record_id,
+                )
             session.commit()
         card.step = JobStep.SPOILED
         self.result.spoiled += taken
@@ -929,7 +947,15 @@ class PrinterWorker:
         return taken
 
     def _spoil(
-        self, session: Session, job: Job, quantity: int, reason: SpoilReason, note: str
+        self,
+        session: Session,
+        job: Job,
+        quantity: int,
+        reason: SpoilReason,
+        note: str,
+        *,
+        chip_uid: str | None = None,
+        record_id: str | None = None,
     ) -> None:
         """Record ``quantity`` blanks of this job as spoiled, in the caller's transaction."""
         record_spoiled(
@@ -939,10 +965,55 @@ class PrinterWorker:
             job_id=job.id,
             printer=self.name,
             note=note,
+            chip_uid=chip_uid,
+            record_id=record_id,
             actor=self.actor,
             station=self.station,
             clock=self.clock,
         )
+
+    def _spoil_extra(self, session: Session, job: Job, extra: int, rise: int) -> None:
+        """The printer took more blanks than the card (it re-printed on its own): spoil as
+        many as the hopper's ledger holds beyond the cards in flight. Any more than that
+        were blanks the ledger never had in this hopper; they remain a counter difference
+        that the day's close asks a person to explain."""
+        # In flight: this card and any fed after it; their blanks are not the extra ones.
+        spare = max(0, hopper_available(session, self.name))
+        recorded = min(extra, spare)
+        if recorded:
+            self._spoil(
+                session,
+                job,
+                recorded,
+                SpoilReason.PRINT_FAILED,
+                f"printer re-printed on its own: its counter rose by {rise}",
+            )
+        if recorded < extra:
+            log.warning(
+                "printer took blanks the ledger does not have in its hopper",
+                printer=self.name,
+                job=job.id,
+                unrecorded=extra - recorded,
+            )
+
+    def _save_counter(self, value: int | None, source: str) -> None:
+        """Keep a counter reading for the day's reconciliation (see stock.days)."""
+        if value is None:
+            return
+        try:
+            with Session(self.engine) as session:
+                record_counter(session, self.name, value, source=source, clock=self.clock)
+                session.commit()
+        except SQLAlchemyError as exc:  # the run goes on; the close will say it is missing
+            log.warning("counter reading not saved", printer=self.name, error=str(exc))
+
+    def _warn_low_stock(self, left: int) -> None:
+        """Log once when the hopper's ledger balance falls to the low-stock threshold."""
+        if self.low_stock and left <= self.low_stock and not self._low_warned:
+            self._low_warned = True
+            log.warning("low stock in hopper", printer=self.name, blanks_left=left)
+        elif left > self.low_stock:
+            self._low_warned = False
 
     def _check_spoil_breaker(self, code: str) -> None:
         if self._failed_in_a_row >= self.spoil_breaker:
@@ -1023,18 +1094,13 @@ class PrinterWorker:
             # the next job's row while skipping it.
             fed_next = self._feed_next_with(session)
             if taken > 1:
-                self._spoil(
-                    session,
-                    job,
-                    taken - 1,
-                    SpoilReason.PRINT_FAILED,
-                    f"printer re-printed on its own: its counter rose by {taken}",
-                )
+                self._spoil_extra(session, job, taken - 1, taken)
             record_issued(
                 session,
                 job_id=job.id,
                 printer=self.name,
                 chip_uid=chip_uid,
+                record_id=record.record_id,
                 actor=self.actor,
                 station=self.station,
                 clock=self.clock,

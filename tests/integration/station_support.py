@@ -38,7 +38,12 @@ def _media() -> tuple[bytes, bytes]:
 
 
 def seed_printable_records(
-    engine: Engine, cipher: DataCipher, count: int, *, bundle_id: str = "B-STATIONS"
+    engine: Engine,
+    cipher: DataCipher,
+    count: int,
+    *,
+    bundle_id: str = "B-STATIONS",
+    first: int = 0,
 ) -> None:
     """Insert ``count`` sealed ready records that render (one shared photo and signature).
 
@@ -59,7 +64,7 @@ def seed_printable_records(
             bundle_id=bundle_id,
             state=RecordState.READY,
         )
-        for i in range(count)
+        for i in range(first, first + count)
     ]
     with Session(engine) as session:
         for chunk in range(0, len(rows), 1000):

@@ -113,6 +113,7 @@ def test_operator_tour(office: Path) -> None:
     assert all(r["nik"] is None or r["nik"].startswith("************") for r in records)
 
     ok(run(office, "stock", "receive", "20", "--lot", "L-1"))
+    ok(run(office, "stock", "load", "sim-1", "20"))
     batch = as_json(run(office, "batch", "create", "--json"))
     assert batch["jobs"] == 10
     run_summary = as_json(run(office, "batch", "start", str(batch["batch_id"]), "--json"))
@@ -180,9 +181,9 @@ def test_user_errors_are_one_line_without_traceback(office: Path) -> None:
     (office / "afile").write_text("")
     one_line_error(run(office, "demo", "--workdir", "afile"), "File exists")
     ok(run(office, "import", str(make_bundle(office, "--count", "2"))))
-    batch = as_json(run(office, "batch", "create", "--json"))
-    one_line_error(run(office, "batch", "start", str(batch["batch_id"])), "not enough stock")
+    one_line_error(run(office, "batch", "create"), "not enough stock")
     ok(run(office, "stock", "receive", "5", "--lot", "L"))
+    batch = as_json(run(office, "batch", "create", "--json"))
     one_line_error(
         run(
             office,

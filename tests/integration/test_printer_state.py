@@ -38,7 +38,7 @@ def seed(ctx: Context, count: int) -> int:
     with Session(ctx.engine) as session:
         session.execute(insert(Record), rows)
         session.commit()
-    receive_stock(ctx, 20, "L")
+    receive_stock(ctx, 20, "L", load=["p1"])
     batch_id, _ = new_batch(ctx, BatchFilters())
     return batch_id
 

@@ -81,7 +81,7 @@ def station_row(ctx: Context, name: str) -> StationRow:
 def hold_jobs(ctx: Context, station: str, steps: list[str]) -> list[int]:
     """Seed a running batch and put its first jobs in ``processing`` at ``steps`` for ``station``."""
     seed_printable_records(ctx.engine, ctx.cipher, len(steps) + 1)
-    receive_stock(ctx, 10, "LOT-S")
+    receive_stock(ctx, 10, "LOT-S", load=[f"{station}-p1"])
     batch_id, _ = new_batch(ctx, BatchFilters())
     release_batches(ctx, [batch_id])
     with Session(ctx.engine) as session:
@@ -267,7 +267,7 @@ def test_run_station_until_idle_prints_every_running_batch_and_deregisters(
 ) -> None:
     """A station run takes the released batch's jobs, finishes it, and leaves its row stopped."""
     seed_printable_records(sctx.engine, sctx.cipher, 6)
-    receive_stock(sctx, 10, "LOT-R")
+    receive_stock(sctx, 10, "LOT-R", load=["s1-p1", "s1-p2"])
     batch_id, _ = new_batch(sctx, BatchFilters())
     release_batches(sctx, [batch_id])
     ctx = replace(sctx, settings=replace(sctx.settings, station="s1"))

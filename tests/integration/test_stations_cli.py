@@ -41,7 +41,7 @@ def office(tmp_path: Path) -> Iterator[Context]:
     )
     ctx = Context.open(settings, actor="operator")
     seed_printable_records(ctx.engine, ctx.cipher, 12)
-    receive_stock(ctx, 20, "LOT-CLI")
+    receive_stock(ctx, 20, "LOT-CLI", load=["p1", "p2"])
     new_batch(ctx, BatchFilters(), name="cli")
     yield ctx
     ctx.close()

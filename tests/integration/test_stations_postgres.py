@@ -45,6 +45,8 @@ from torture_scenario import CARD_STEPS, decide
 REPO = Path(__file__).resolve().parents[2]
 CARDS = int(os.environ.get("PRINTCTL_STATIONS_CARDS", "5000"))
 STATIONS = ("s1", "s2", "s3", "s4")
+#: Blanks received: every one of the eight printers' hoppers gets CARDS + 100.
+BLANKS = len(STATIONS) * 2 * (CARDS + 100)
 VICTIM = "s3"
 LEASE_S = 2.0
 CARD_MS = 20
@@ -209,7 +211,9 @@ def test_four_stations_print_one_batch_once_and_a_killed_station_loses_nothing(
     ctx = Context.open(settings, actor="operator")
     try:
         seed_printable_records(ctx.engine, ctx.cipher, CARDS)
-        receive_stock(ctx, CARDS + 100, "LOT-STATIONS")
+        # Each hopper could print the whole batch: which station prints how much is chance.
+        hoppers = [f"{station}-p{i}" for station in STATIONS for i in (1, 2)]
+        receive_stock(ctx, BLANKS, "LOT-STATIONS", load=hoppers)
         batch_id, jobs = new_batch(ctx, BatchFilters(), name="four stations")
     finally:
         ctx.close()
@@ -377,11 +381,11 @@ def check_books(db: Db, findings: dict[int, str]) -> None:
 
     received, issued, spoiled = total("received"), total("issued"), total("spoiled")
     assert issued == CARDS
-    assert received == CARDS + 100
+    assert received == BLANKS
     assert db.scalar("SELECT count(*) FROM job WHERE state IN ('processing', 'stopped')") == 0
     assert db.scalar("SELECT count(*) FROM job WHERE state = 'needs-inspection'") == 0
     on_hand = received - issued - spoiled - total("returned")
-    assert on_hand == CARDS + 100 - CARDS - spoiled >= 0
+    assert on_hand == BLANKS - CARDS - spoiled >= 0
 
 
 def check_hardware(db: Db, summaries: dict[str, dict[str, Any]]) -> None:

@@ -66,7 +66,7 @@ def job_states(ctx: Context) -> list[str]:
 
 
 def running_batch(ctx: Context, blanks: int = 5) -> int:
-    receive_stock(ctx, blanks, "L")
+    receive_stock(ctx, blanks, "L", load=["p1"])
     batch_id, _ = new_batch(ctx, BatchFilters())
     with Session(ctx.engine) as session:
         start_batch(session, batch_id, actor="t", station="s", clock=ctx.clock)
@@ -177,7 +177,7 @@ def test_a_second_run_of_the_same_station_is_refused(
 ) -> None:
     """While one run holds the station, another cannot start (and recover its live jobs)."""
     first_bundle(ctx, center, tmp_path)
-    receive_stock(ctx, 5, "L")
+    receive_stock(ctx, 5, "L", load=["p1"])
     batch_id, _ = new_batch(ctx, BatchFilters())
     from printctl.config import PrinterConfig
 
@@ -199,6 +199,7 @@ def test_two_batches_created_at_once_never_share_a_record(
     if ctx.engine.dialect.name != "postgresql":
         pytest.skip("the race needs concurrent writers (PostgreSQL); SQLite serialises them")
     first_bundle(ctx, center, tmp_path)
+    receive_stock(ctx, 5, "L", load=["p1"])
     with Session(ctx.engine) as first, Session(ctx.engine) as second:
         create_batch(
             first, name="a", filters=BatchFilters(), actor="a", station="s", clock=ctx.clock

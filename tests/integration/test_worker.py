@@ -22,6 +22,7 @@ from printctl.queue.batches import BatchFilters
 from printctl.queue.worker import PrinterWorker, RenderFailed, WorkerResult
 from printctl.records import seal_record
 from printctl.service import Context, new_batch, receive_stock, stock
+from printctl.service_stock import unload_printer
 from printctl.stock import balance, spoiled_by_reason
 
 
@@ -46,10 +47,11 @@ def seed_records(ctx: Context, count: int) -> None:
         session.commit()
 
 
-def start(ctx: Context, *, records: int, blanks: int) -> int:
-    """Seed records and blanks, make a running batch; returns its id."""
+def start(ctx: Context, *, records: int, blanks: int, printers: tuple[str, ...] = ("p1",)) -> int:
+    """Seed records and blanks (loaded into the printers' hoppers), make a running batch;
+    returns its id."""
     seed_records(ctx, records)
-    receive_stock(ctx, blanks, "LOT-T")
+    receive_stock(ctx, blanks, "LOT-T", load=printers)
     batch_id, _ = new_batch(ctx, BatchFilters())
     from printctl.queue.batches import start_batch
 
@@ -292,13 +294,16 @@ def test_transient_cover_open_is_retried_and_clears(ctx: Context) -> None:
 
 
 def test_no_blanks_on_hand_stops_before_feeding(ctx: Context) -> None:
-    """The worker never takes a blank the ledger does not have."""
-    start(ctx, records=3, blanks=2)
+    """The worker never takes a blank the ledger does not have in its printer's hopper, even
+    with blanks left in the vault."""
+    start(ctx, records=3, blanks=3)
+    unload_printer(ctx, "p1", 1)  # back to the vault: the hopper's ledger holds 2
     printer = SimPrinter("sim://?cards=10")
     result = run_worker(ctx, printer)
     assert result.completed == 2
-    assert "out of stock" in result.stop_reason
-    assert stock(ctx).on_hand == 0 and printer.cards_inserted == 2
+    assert "out of stock" in result.stop_reason and "stock load p1" in result.stop_reason
+    totals = stock(ctx)
+    assert (totals.hoppers["p1"], totals.vault, printer.cards_inserted) == (0, 1, 2)
 
 
 def test_render_failure_holds_the_job_without_using_a_blank(ctx: Context) -> None:
@@ -341,7 +346,7 @@ def test_ledger_matches_hardware_under_random_faults(ctx: Context, seed: int) ->
 
 def test_two_printers_never_print_one_record_twice(ctx: Context) -> None:
     """Concurrent workers claim disjoint jobs: each record is issued exactly once."""
-    start(ctx, records=30, blanks=40)
+    start(ctx, records=30, blanks=40, printers=("a", "b"))
     printers = [SimPrinter("sim://?cards=40"), SimPrinter("sim://?cards=40")]
     results: list[WorkerResult] = []
     threads = [
@@ -371,7 +376,7 @@ def test_restart_recovers_in_flight_jobs_without_reprinting(ctx: Context) -> Non
         jobs = session.exec(select(Job).order_by(col(Job.id))).all()
         ids = [job.id for job in jobs]
         for job, step in zip(jobs[:2], ["rendering", "printing"], strict=True):
-            job.state, job.step, job.station = "processing", step, "s"
+            job.state, job.step, job.station, job.printer = "processing", step, "s", "p1"
             session.add(job)
         session.commit()
         recovery = recover_in_flight(session, station="s", actor="t", clock=ctx.clock)

@@ -1,0 +1,46 @@
+"""The blank stock: the ledger and its locations, business days and their close, and the
+two-person controls (adjustments, destructions, physical counts)."""
+
+from printctl.stock.ledger import (
+    StockBalance,
+    StockError,
+    available,
+    balance,
+    business_day,
+    holder_return,
+    hopper_available,
+    in_flight,
+    location_balance,
+    location_balances,
+    move,
+    posting_day,
+    receive,
+    record_in_doubt,
+    record_issued,
+    record_spoiled,
+    return_blanks,
+    set_office_timezone,
+    spoiled_by_reason,
+)
+
+__all__ = [
+    "StockBalance",
+    "StockError",
+    "available",
+    "balance",
+    "business_day",
+    "holder_return",
+    "hopper_available",
+    "in_flight",
+    "location_balance",
+    "location_balances",
+    "move",
+    "posting_day",
+    "receive",
+    "record_in_doubt",
+    "record_issued",
+    "record_spoiled",
+    "return_blanks",
+    "set_office_timezone",
+    "spoiled_by_reason",
+]
