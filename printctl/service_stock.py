@@ -21,7 +21,14 @@ from typing import Any, TypeVar
 from sqlmodel import Session, col, select
 
 from printctl.db import read_session, session_scope
-from printctl.models import Destruction, LedgerEntry, SpoilReason, StockCount, StockProposal
+from printctl.models import (
+    Destruction,
+    LedgerEntry,
+    PrinterRow,
+    SpoilReason,
+    StockCount,
+    StockProposal,
+)
 from printctl.service import Context, UserError
 from printctl.stock import (
     StockBalance,
@@ -61,11 +68,29 @@ def _supervisors(ctx: Context) -> controls.Supervisors:
     return controls.Supervisors.of(ctx.settings.supervisor_names())
 
 
-def _location(text: str) -> str:
+def known_printers(ctx: Context) -> set[str]:
+    """Printers a hopper may belong to: configured here, or seen by this database."""
+    with read_session(ctx.engine) as session:
+        seen = set(session.exec(select(PrinterRow.name)).all())
+        places = location_balances(session)
+    hoppers = {p for place in places if (p := loc.hopper_printer(place)) is not None}
+    return {p.name for p in ctx.settings.printers} | seen | hoppers
+
+
+def _location(ctx: Context, text: str) -> str:
+    """A location a person typed, checked: a hopper must be a known printer's (a typo must
+    not open a hopper nobody can find)."""
     try:
-        return loc.parse_location(text)
+        place = loc.parse_location(text)
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    printer = loc.hopper_printer(place)
+    if printer is not None:
+        known = known_printers(ctx)
+        if printer not in known:
+            listed = ", ".join(sorted(known)) or "none configured"
+            raise UserError(f"unknown printer {printer!r} for a hopper (known: {listed})")
+    return place
 
 
 def _day(ctx: Context, text: str | None) -> date:
@@ -110,7 +135,7 @@ def receive_delivery(
 
 def move_blanks(ctx: Context, count: int, source: str, target: str, note: str = "") -> LedgerEntry:
     """Move blanks between the vault and hoppers (``stock load`` / ``unload`` / ``move``)."""
-    src, dst = _location(source), _location(target)
+    src, dst = _location(ctx, source), _location(ctx, target)
     return _write(
         ctx,
         lambda s: move(
@@ -139,7 +164,7 @@ def spoil_blanks(
     chip_uid: str | None = None,
 ) -> LedgerEntry:
     """Blanks found spoiled outside a print job (damaged in the vault, a bad chip, …)."""
-    place = _location(location)
+    place = _location(ctx, location)
     if not note.strip():
         raise UserError("say what happened to the blanks (--note)")
     return _write(
@@ -200,10 +225,11 @@ def return_to_province(ctx: Context, count: int, document: str, note: str = "") 
 
 def propose_adjustment(ctx: Context, location: str, delta: int, reason: str) -> StockProposal:
     """First half of an adjustment."""
+    place = _location(ctx, location)
     return _write(
         ctx,
         lambda s: controls.propose_adjustment(
-            s, location, delta, reason, actor=ctx.actor, station=ctx.station, clock=ctx.clock
+            s, place, delta, reason, actor=ctx.actor, station=ctx.station, clock=ctx.clock
         ),
     )
 
@@ -261,11 +287,12 @@ def reject_proposal(ctx: Context, proposal_id: int, note: str) -> StockProposal:
 
 def count_location(ctx: Context, location: str, counted: int, note: str = "") -> StockCount:
     """A physical count; a difference opens a discrepancy."""
+    place = _location(ctx, location)
     return _write(
         ctx,
         lambda s: controls.count(
             s,
-            location,
+            place,
             counted,
             actor=ctx.actor,
             station=ctx.station,

@@ -69,7 +69,13 @@ def office(settings: Settings) -> Iterator[tuple[Context, OfficeClock]]:
     """The office's context (operator) on a fresh database, and its clock."""
     clock = OfficeClock()
     ctx = Context.open(
-        replace(settings, supervisors="supervisor", low_stock=20, low_stock_hopper=5),
+        replace(
+            settings,
+            supervisors="supervisor",
+            low_stock=20,
+            low_stock_hopper=5,
+            printers=tuple(PrinterConfig(n, "sim://", "sim://") for n in ("p1", "p2")),
+        ),
         actor="operator",
         clock=clock,
     )
