@@ -77,10 +77,21 @@ def record_event(
     return event
 
 
+def lock_journal(session: Session) -> None:
+    """On PostgreSQL, take this transaction's place in the journal (audit chain) order.
+
+    Every writer takes, in this order, the stock days lock shared (a day's close takes it
+    alone, first) and then the chain's lock. One order everywhere, so no two writers wait
+    on each other's second lock. Re-taking a lock the transaction holds returns at once.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock_shared(hashtext('ledger:days'))"))
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
+
+
 def _chain_head(session: Session) -> str:
     """The newest event's hash, with appends serialised until the transaction ends."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
+    lock_journal(session)
     # On SQLite the transaction began IMMEDIATE, so no other writer can append in between.
     last = session.exec(
         select(AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1)

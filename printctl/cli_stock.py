@@ -321,12 +321,29 @@ def stock_explain_counter(
     note: Annotated[str, typer.Option(help="The explanation.")],
     day: DayOpt = None,
 ) -> None:
-    """Explain a printer's counter difference so the day can close (it stays on record)."""
+    """Propose an explanation of a printer's counter difference (it stays on record); a
+    supervisor approves it before the day can close."""
     from printctl.service_stock import explain_counter
 
     with _context() as ctx:
-        explain_counter(ctx, day, printer, by, note)
-    out.print(f"Explained {by:+d} of {printer}'s counter difference.")
+        proposal = explain_counter(ctx, day, printer, by, note)
+    out.print(
+        f"Proposed explanation #{proposal.id} ({by:+d} on {printer}). A supervisor approves it "
+        f"with `printctl stock approve {proposal.id}`."
+    )
+
+
+@stock_app.command("counter")
+def stock_counter(
+    printer: Annotated[str, typer.Argument(help="The printer.")],
+    value: Annotated[int, typer.Argument(help="Its lifetime card counter, as it shows it.")],
+) -> None:
+    """Record a printer's card counter read by hand (after a run that did not end cleanly)."""
+    from printctl.service_stock import record_counter_reading
+
+    with _context() as ctx:
+        record_counter_reading(ctx, printer, value)
+    out.print(f"Recorded {printer}'s counter: {value}.")
 
 
 def _print_statement(statement: DailyStatement) -> None:

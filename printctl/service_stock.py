@@ -322,10 +322,19 @@ def resolve_count(ctx: Context, count_id: int, resolution: str, note: str) -> St
 # ---------------------------------------------------------------------------- days
 
 
-def explain_counter(ctx: Context, day: str | None, printer: str, quantity: int, note: str) -> None:
-    """Explain part of a printer's counter difference on a day."""
+def record_counter_reading(ctx: Context, printer: str, value: int) -> None:
+    """A counter reading a person took from the printer (after a run that did not end
+    cleanly, or at the close)."""
+    name = loc.hopper_printer(_location(ctx, printer)) or printer
+    _write(ctx, lambda s: days.record_counter(s, name, value, source="manual", clock=ctx.clock))
+
+
+def explain_counter(
+    ctx: Context, day: str | None, printer: str, quantity: int, note: str
+) -> StockProposal:
+    """Propose an explanation of part of a printer's counter difference on a day."""
     when = _day(ctx, day)
-    _write(
+    return _write(
         ctx,
         lambda s: days.explain_counter(
             s,

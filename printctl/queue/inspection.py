@@ -170,6 +170,7 @@ def resolve_inspection(
             IN_DOUBT,
             hopper(printer),
             note=f"job {job_id}: inspection found no card{': ' + note if note else ''}",
+            job_id=job_id,
             actor=actor,
             station=station,
             clock=clock,

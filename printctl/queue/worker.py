@@ -973,28 +973,16 @@ class PrinterWorker:
         )
 
     def _spoil_extra(self, session: Session, job: Job, extra: int, rise: int) -> None:
-        """The printer took more blanks than the card (it re-printed on its own): spoil as
-        many as the hopper's ledger holds beyond the cards in flight. Any more than that
-        were blanks the ledger never had in this hopper; they remain a counter difference
-        that the day's close asks a person to explain."""
-        # In flight: this card and any fed after it; their blanks are not the extra ones.
-        spare = max(0, hopper_available(session, self.name))
-        recorded = min(extra, spare)
-        if recorded:
-            self._spoil(
-                session,
-                job,
-                recorded,
-                SpoilReason.PRINT_FAILED,
-                f"printer re-printed on its own: its counter rose by {rise}",
-            )
-        if recorded < extra:
-            log.warning(
-                "printer took blanks the ledger does not have in its hopper",
-                printer=self.name,
-                job=job.id,
-                unrecorded=extra - recorded,
-            )
+        """The printer took more blanks than the card (it re-printed on its own): they are
+        in its reject bin, so they are spoiled. If its hopper's ledger held fewer, the
+        ledger covers the shortfall and asks a supervisor to confirm (stock.ledger.post)."""
+        self._spoil(
+            session,
+            job,
+            extra,
+            SpoilReason.PRINT_FAILED,
+            f"printer re-printed on its own: its counter rose by {rise}",
+        )
 
     def _save_counter(self, value: int | None, source: str) -> None:
         """Keep a counter reading for the day's reconciliation (see stock.days)."""

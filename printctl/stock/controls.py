@@ -10,25 +10,44 @@ supervisor approves it) or by a recount that found the blanks.
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from printctl.audit import Clock, record_event
 from printctl.models import (
+    CounterExplanation,
     Destruction,
     LedgerEntry,
     LedgerKind,
     StockCount,
+    StockDay,
     StockProposal,
     utcnow,
 )
 from printctl.stock import locations as loc
 from printctl.stock.figures import DestroyedCard, DestructionRecord
-from printctl.stock.ledger import StockError, available, business_day, post, posting_day
+from printctl.stock.ledger import (
+    MAX_QUANTITY,
+    StockError,
+    available,
+    business_day,
+    office_time,
+    post,
+    posting_day,
+)
+
+
+def person_key(name: str) -> str:
+    """A name as compared for dual control: Unicode-normalised (NFKC), case-folded, without
+    invisible characters or spaces, so "Alice", " ALICE" and a full-width "ａlice" are one
+    person."""
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    return "".join(c for c in folded if not c.isspace() and unicodedata.category(c) != "Cf")
 
 
 @dataclass(frozen=True)
@@ -40,15 +59,17 @@ class Supervisors:
     @classmethod
     def of(cls, names: Iterable[str]) -> Supervisors:
         """From the configuration's list (empty: any second person)."""
-        return cls(frozenset(n.strip().lower() for n in names if n.strip()))
+        return cls(frozenset(person_key(n) for n in names if person_key(n)))
 
     def check(self, approver: str, proposer: str, what: str) -> None:
         """Refuse (StockError) unless ``approver`` may approve ``proposer``'s ``what``."""
-        if approver.strip().lower() == proposer.strip().lower():
+        if not person_key(approver):
+            raise StockError("who approves must be named (PRINTCTL_USER)")
+        if person_key(approver) == person_key(proposer):
             raise StockError(
                 f"{approver} proposed {what} and cannot approve it: a second person must"
             )
-        if self.names and approver.strip().lower() not in self.names:
+        if self.names and person_key(approver) not in self.names:
             raise StockError(
                 f"{approver} is not a supervisor (settings: supervisors); {what} stays proposed"
             )
@@ -101,6 +122,8 @@ def propose_adjustment(
     place = _stock_place(location)
     if delta == 0:
         raise StockError("an adjustment changes the balance by at least one blank")
+    if abs(delta) > MAX_QUANTITY:
+        raise StockError(f"an adjustment of {delta} blanks is not plausible")
     if not reason.strip():
         raise StockError("an adjustment needs its reason (--reason)")
     if delta < 0 and available(session, place) < -delta:
@@ -154,6 +177,12 @@ def propose_destruction(
     names = [w.strip() for w in witnesses if w.strip()]
     if len(names) < 2:
         raise StockError("a destruction needs at least two witnesses (--witness, twice)")
+    if len({person_key(n) for n in names}) < len(names):
+        raise StockError("each witness is named once")
+    if any(len(n) > 100 for n in names) or len(json.dumps(names, ensure_ascii=False)) > 1900:
+        raise StockError("witness names are too long (100 characters each, 20 witnesses at most)")
+    if len(place) > 200 or len(method) > 200:
+        raise StockError("--place and --method are 200 characters at most")
     waiting = {e.id: e for e in spoiled_awaiting_destruction(session)}
     if entry_ids is None:
         chosen = sorted(i for i in waiting if i is not None)
@@ -208,6 +237,21 @@ def _pending(session: Session, proposal_id: int) -> StockProposal:
     return proposal
 
 
+def _decide(
+    session: Session, proposal: StockProposal, state: str, actor: str, note: str, clock: Clock
+) -> None:
+    """Move the proposal out of ``proposed`` — only if it is still there. Two supervisors
+    deciding at once: the second finds it decided (the row's update is the referee)."""
+    claimed = session.execute(
+        update(StockProposal)
+        .where(col(StockProposal.id) == proposal.id, col(StockProposal.state) == "proposed")
+        .values(state=state, decided_by=actor, decided_at=clock(), decision_note=note[:500])
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise StockError(f"proposal #{proposal.id} was decided by someone else meanwhile")
+    session.refresh(proposal)
+
+
 def approve(
     session: Session,
     proposal_id: int,
@@ -221,6 +265,8 @@ def approve(
     """A supervisor approves a proposal, which is carried out in the same transaction."""
     proposal = _pending(session, proposal_id)
     supervisors.check(actor, proposal.proposed_by, f"{proposal.kind} #{proposal_id}")
+    _decide(session, proposal, "approved", actor, note, clock)
+    result_id: int | None = None
     if proposal.kind == "adjust":
         inward = proposal.quantity > 0
         entry = post(
@@ -238,16 +284,22 @@ def approve(
             printer=loc.hopper_printer(proposal.location),
             note=proposal.reason,
         )
-        proposal.result_id = entry.id
+        result_id = entry.id
     elif proposal.kind == "destroy":
-        destruction = _destroy(session, proposal, approver=actor, station=station, clock=clock)
-        proposal.result_id = destruction.id
-    else:  # pragma: no cover - kinds are written by this module only
+        result_id = _destroy(session, proposal, approver=actor, station=station, clock=clock).id
+    elif proposal.kind == "explain":
+        result_id = _explain(session, proposal, approver=actor, clock=clock)
+    elif proposal.kind != "confirm":  # pragma: no cover - kinds are written by this package
         raise StockError(f"unknown proposal kind {proposal.kind}")
-    proposal.state, proposal.decided_by, proposal.decided_at = "approved", actor, clock()
-    proposal.decision_note = note[:500]
-    session.add(proposal)
-    session.flush()
+    # "confirm": the entries are written already (a printer took the blanks); the
+    # supervisor has seen the stock and confirms them.
+    if result_id is not None:
+        session.execute(
+            update(StockProposal)
+            .where(col(StockProposal.id) == proposal.id)
+            .values(result_id=result_id)
+        )
+        session.refresh(proposal)
     _journal(session, proposal, "approved", actor, station, clock)
     return proposal
 
@@ -267,12 +319,32 @@ def reject(
     supervisors.check(actor, proposal.proposed_by, f"{proposal.kind} #{proposal_id}")
     if not note.strip():
         raise StockError("say why the proposal is rejected (--note)")
-    proposal.state, proposal.decided_by, proposal.decided_at = "rejected", actor, clock()
-    proposal.decision_note = note[:500]
-    session.add(proposal)
-    session.flush()
+    if proposal.kind == "confirm":
+        raise StockError(
+            f"#{proposal_id} records blanks a printer has taken; they cannot be rejected. "
+            "Count the stock (printctl stock count) and approve it"
+        )
+    _decide(session, proposal, "rejected", actor, note, clock)
     _journal(session, proposal, "rejected", actor, station, clock)
     return proposal
+
+
+def _explain(session: Session, proposal: StockProposal, *, approver: str, clock: Clock) -> int:
+    """Record an approved explanation of a counter difference."""
+    detail = json.loads(proposal.detail)
+    if session.get(StockDay, detail["day"]) is not None:
+        raise StockError(f"{detail['day']} is closed: nothing may be changed or added to it")
+    row = CounterExplanation(
+        at=clock(),
+        day=detail["day"],
+        printer=detail["printer"],
+        quantity=proposal.quantity,
+        note=f"{proposal.reason} (approved by {approver})"[:500],
+        actor=proposal.proposed_by,
+    )
+    session.add(row)
+    session.flush()
+    return row.id or 0
 
 
 def _destroy(
@@ -284,12 +356,10 @@ def _destroy(
     if gone:
         raise StockError(f"entries {gone} were destroyed under another record meanwhile")
     at = clock()
-    day = posting_day(session, at)
-    seq = int(
-        session.exec(select(func.count()).where(col(Destruction.day) == day.isoformat())).one()
-    )
+    day = business_day(at)  # the paper's "pada hari ini": the day it was done
     destruction = Destruction(
-        number=f"BAP-{day:%Y%m%d}-{seq + 1:02d}",
+        # Numbered by its proposal: two destructions approved at once never collide.
+        number=f"BAP-{day:%Y%m%d}-{proposal.id:04d}",
         day=day.isoformat(),
         at=at,
         proposed_by=proposal.proposed_by,
@@ -359,7 +429,7 @@ def destruction_record(
         office_name=office_name,
         number=row.number,
         day=date.fromisoformat(row.day),
-        executed_at=row.at,
+        executed_at=office_time(row.at),
         proposed_by=row.proposed_by,
         approved_by=row.approved_by,
         witnesses=tuple(json.loads(row.witnesses)),
@@ -384,8 +454,8 @@ def count(
 ) -> StockCount:
     """Record a physical count of ``location``. A difference opens a discrepancy."""
     place = _stock_place(location)
-    if counted < 0:
-        raise StockError(f"a count cannot be negative, got {counted}")
+    if counted < 0 or counted > MAX_QUANTITY:
+        raise StockError(f"a count is between 0 and {MAX_QUANTITY}, got {counted}")
     open_count = session.exec(
         select(StockCount).where(col(StockCount.location) == place, col(StockCount.state) == "open")
     ).first()
@@ -463,11 +533,21 @@ def resolve_count(
         row.adjustment_entry_id = entry.id
     elif resolution != "found":
         raise StockError(f"unknown resolution {resolution!r}: use adjust or found")
-    row.state, row.resolution = "resolved", resolution
-    row.resolved_by, row.resolved_at = actor, clock()
-    row.note = (row.note + " | " if row.note else "") + note[:400]
-    session.add(row)
-    session.flush()
+    claimed = session.execute(
+        update(StockCount)
+        .where(col(StockCount.id) == count_id, col(StockCount.state) == "open")
+        .values(
+            state="resolved",
+            resolution=resolution,
+            resolved_by=actor,
+            resolved_at=clock(),
+            note=((row.note + " | ") if row.note else "") + note[:400],
+            adjustment_entry_id=row.adjustment_entry_id,
+        )
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise StockError(f"count #{count_id} was resolved by someone else meanwhile")
+    session.refresh(row)
     record_event(
         session,
         actor=actor,

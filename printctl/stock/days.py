@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
-from printctl.audit import Clock, record_event
+from printctl.audit import Clock, lock_journal, record_event
 from printctl.models import (
     CounterExplanation,
     CounterReading,
@@ -50,6 +50,7 @@ from printctl.stock.ledger import (
     last_closed_day,
     last_entry_id,
     location_balances,
+    office_time,
     posting_day,
     spoiled_by_reason,
 )
@@ -73,6 +74,9 @@ def record_counter(
 ) -> CounterReading:
     """Store a reading of ``printer``'s lifetime card counter, marked with the ledger's
     newest entry (the entries up to it are what the printer had consumed by then)."""
+    if not 0 <= value < 2**31:
+        raise StockError(f"a card counter reads between 0 and {2**31 - 1}, not {value}")
+    lock_journal(session)  # the mark must not race a posting, nor a close
     at = clock()
     reading = CounterReading(
         at=at,
@@ -107,16 +111,60 @@ def _baseline(session: Session, printer: str, day: str) -> CounterReading | None
 
 
 def _consumed(session: Session, printer: str, after_mark: int, through_mark: int) -> int:
-    total = session.exec(
-        select(func.coalesce(func.sum(LedgerEntry.quantity), 0)).where(
-            col(LedgerEntry.from_loc) == loc.hopper(printer),
+    """Blanks the jobs took from ``printer``'s hopper between two readings' marks.
+
+    A blank put in doubt there that an inspection later found never left the hopper (it was
+    moved back, with its job) was not taken: it does not count, whenever the inspection was.
+    """
+    place = loc.hopper(printer)
+    rows = session.exec(
+        select(LedgerEntry.id, LedgerEntry.kind, LedgerEntry.job_id, LedgerEntry.quantity).where(
+            col(LedgerEntry.from_loc) == place,
             col(LedgerEntry.kind).in_(_CONSUMING),
             col(LedgerEntry.job_id).is_not(None),
             col(LedgerEntry.id) > after_mark,
             col(LedgerEntry.id) <= through_mark,
         )
-    ).one()
-    return int(total)
+    ).all()
+    total = sum(int(q) for _id, _kind, _job, q in rows)
+    doubted = [
+        (int(i or 0), int(job or 0))
+        for i, kind, job, _q in rows
+        if kind == LedgerKind.IN_DOUBT.value
+    ]
+    if doubted:
+        jobs = {job for _i, job in doubted}
+        returns = session.exec(
+            select(LedgerEntry.id, LedgerEntry.job_id).where(
+                col(LedgerEntry.kind) == LedgerKind.MOVED.value,
+                col(LedgerEntry.from_loc) == loc.IN_DOUBT,
+                col(LedgerEntry.to_loc) == place,
+                col(LedgerEntry.job_id).in_(jobs),
+            )
+        ).all()
+        # Each return belongs to its job's newest doubt before it.
+        for return_id, return_job in returns:
+            job = int(return_job or 0)
+            mine = [i for i, j in doubted if j == job and i < int(return_id or 0)]
+            if mine:
+                doubted.remove((max(mine), job))
+                total -= 1
+    return total
+
+
+def _taken_after(session: Session, printer: str, mark: int, day: str) -> int:
+    """Blanks the jobs took from the hopper on ``day`` after its last counter reading."""
+    return int(
+        session.exec(
+            select(func.coalesce(func.sum(LedgerEntry.quantity), 0)).where(
+                col(LedgerEntry.from_loc) == loc.hopper(printer),
+                col(LedgerEntry.kind).in_(_CONSUMING),
+                col(LedgerEntry.job_id).is_not(None),
+                col(LedgerEntry.id) > mark,
+                col(LedgerEntry.day) == day,
+            )
+        ).one()
+    )
 
 
 def _printers_of_day(session: Session, day: str) -> list[str]:
@@ -155,6 +203,7 @@ def counter_lines(session: Session, day: date) -> tuple[PrinterCounterLine, ...]
             .order_by(col(CounterExplanation.id))
         ).all()
         rise: int | None = None
+        unread = 0
         counter_start: int | None = None
         counter_end: int | None = None
         resets = 0
@@ -168,6 +217,7 @@ def counter_lines(session: Session, day: date) -> tuple[PrinterCounterLine, ...]
                 else:
                     resets += 1  # a replaced printer or a reset counter starts again
             counter_start, counter_end = start.value, end.value
+            unread = _taken_after(session, printer, end.ledger_mark, key)
         else:
             # Not read twice: the counter cannot be compared; the ledger's day is shown.
             consumed = int(
@@ -190,6 +240,7 @@ def counter_lines(session: Session, day: date) -> tuple[PrinterCounterLine, ...]
                 explanations=tuple(f"{e.quantity:+d}: {e.note} ({e.actor})" for e in explanations),
                 counter_rise=rise,
                 resets=resets,
+                after_last_reading=unread,
             )
         )
     return tuple(lines)
@@ -205,10 +256,12 @@ def explain_counter(
     actor: str,
     station: str,
     clock: Clock = utcnow,
-) -> CounterExplanation:
-    """Explain ``quantity`` of a printer's counter difference (counter − ledger) on ``day``.
+) -> StockProposal:
+    """Propose an explanation of ``quantity`` of a printer's counter difference (counter −
+    ledger) on ``day``; a supervisor's approval records it (two people: a difference can
+    mean blanks the ledger never saw).
 
-    The difference is not hidden: it stays on the statement with this explanation. If the
+    The difference is not hidden: it stays on the statement with the explanation. If the
     printer really took blanks the ledger does not know of, record them too (spoiled, with
     ``printctl stock spoil``): the explanation covers the day, the entry the stock.
     """
@@ -220,34 +273,46 @@ def explain_counter(
     line = next((c for c in counter_lines(session, day) if c.printer == printer), None)
     if line is None:
         raise StockError(f"printer {printer} has no counter reading nor blanks on {day}")
-    if line.unexplained == 0:
-        raise StockError(f"printer {printer}'s counter and the ledger agree on {day}")
-    if abs(quantity) > abs(line.unexplained) or (quantity > 0) != (line.unexplained > 0):
-        raise StockError(
-            f"printer {printer} has {line.unexplained:+d} left to explain on {day}; "
-            f"{quantity:+d} does not fit"
-        )
-    row = CounterExplanation(
-        at=clock(),
-        day=day.isoformat(),
-        printer=printer,
-        quantity=quantity,
-        note=note[:500],
-        actor=actor,
+    proposed = sum(
+        p.quantity
+        for p in session.exec(
+            select(StockProposal).where(
+                col(StockProposal.kind) == "explain",
+                col(StockProposal.state) == "proposed",
+                col(StockProposal.location) == loc.hopper(printer),
+            )
+        ).all()
+        if json.loads(p.detail).get("day") == day.isoformat()
     )
-    session.add(row)
+    left = line.unexplained - proposed
+    if left == 0:
+        raise StockError(f"printer {printer}'s counter and the ledger agree on {day}")
+    if abs(quantity) > abs(left) or (quantity > 0) != (left > 0):
+        raise StockError(
+            f"printer {printer} has {left:+d} left to explain on {day}; {quantity:+d} does not fit"
+        )
+    proposal = StockProposal(
+        kind="explain",
+        at=clock(),
+        proposed_by=actor,
+        location=loc.hopper(printer),
+        quantity=quantity,
+        reason=note[:500],
+        detail=json.dumps({"day": day.isoformat(), "printer": printer}),
+    )
+    session.add(proposal)
     session.flush()
     record_event(
         session,
         actor=actor,
         station=station,
-        action="stock.counter-explained",
+        action="stock.explain-proposed",
         entity="printer",
         entity_id=printer,
         detail={"day": day.isoformat(), "quantity": quantity, "note": note},
         clock=clock,
     )
-    return row
+    return proposal
 
 
 # ---------------------------------------------------------------------------- statements
@@ -306,7 +371,7 @@ def daily_statement(session: Session, day: date, *, office_name: str) -> DailySt
         to_destroy_closing=after.get(loc.SPOILED, 0),
         deliveries=_deliveries(session, day.isoformat()),
         printers=counter_lines(session, day),
-        closed_at=closed.closed_at if closed is not None else None,
+        closed_at=office_time(closed.closed_at) if closed is not None else None,
         closed_by=closed.closed_by if closed is not None else None,
     )
 
@@ -390,18 +455,41 @@ def check_close(
         )
     statement = daily_statement(session, day, office_name=office_name)
     doubt = statement.locations.get(loc.IN_DOUBT, 0)
-    if doubt:
-        jobs = session.exec(
-            select(Job.id).where(col(Job.state) == JobState.NEEDS_INSPECTION.value)
-        ).all()
+    jobs = session.exec(
+        select(Job.id).where(col(Job.state) == JobState.NEEDS_INSPECTION.value)
+    ).all()
+    if doubt or jobs:
         listed = ", ".join(str(j) for j in jobs[:20]) + (" …" if len(jobs) > 20 else "")
         problems.append(
             CloseProblem(
                 "in-doubt",
-                f"{doubt} blank{'s' if doubt != 1 else ''} in doubt: inspect job(s) {listed} "
+                f"{max(doubt, len(jobs))} blank(s) in doubt: inspect job(s) {listed or '?'} "
                 "(printctl jobs inspect)",
             )
         )
+    if doubt != len(jobs):
+        problems.append(
+            CloseProblem(
+                "in-doubt",
+                f"the ledger holds {doubt} blank(s) in doubt but {len(jobs)} job(s) await "
+                "inspection: count the stock and have a supervisor adjust",
+            )
+        )
+    previous = session.exec(
+        select(StockDay)
+        .where(col(StockDay.day) < day.isoformat())
+        .order_by(col(StockDay.day).desc())
+    ).first()
+    if previous is not None:
+        frozen = json.loads(previous.statement).get("closing")
+        if frozen is not None and frozen != statement.opening:
+            problems.append(
+                CloseProblem(
+                    "opening",
+                    f"the opening {statement.opening} differs from {previous.day}'s frozen "
+                    f"closing {frozen}",
+                )
+            )
     if day >= today:
         flying = in_flight(session)
         if flying:
@@ -442,6 +530,15 @@ def check_close(
                     f"printer {line.printer}: counter says {line.counter_consumed} card(s), the "
                     f"ledger {line.ledger_consumed}; {line.unexplained:+d} unexplained "
                     f"(printctl stock explain-counter --printer {line.printer} --day {day})",
+                )
+            )
+        if line.after_last_reading:
+            problems.append(
+                CloseProblem(
+                    "counter-unread",
+                    f"printer {line.printer} took {line.after_last_reading} blank(s) after its "
+                    "counter was last read (a run that did not end cleanly): read the counter on "
+                    f"the printer and record it (printctl stock counter {line.printer} VALUE)",
                 )
             )
         if line.resets:
@@ -506,7 +603,9 @@ def close_day(
         raise StockError(f"{day} cannot close:\n  - " + "\n  - ".join(lines))
     places = location_balances(session, day)
     statement = check.statement
-    frozen = DailyStatement(**{**statement.__dict__, "closed_at": now, "closed_by": actor})
+    frozen = DailyStatement(
+        **{**statement.__dict__, "closed_at": office_time(now), "closed_by": actor}
+    )
     body = _statement_json(frozen)
     session.add(
         StockDay(

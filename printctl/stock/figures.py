@@ -29,6 +29,9 @@ class PrinterCounterLine:
     #: replaced or its counter reset) is not a rise; ``resets`` counts them.
     counter_rise: int | None = None
     resets: int = 0
+    #: Blanks the ledger's jobs took from this printer after its last reading of the day:
+    #: the counter must be read again before the day can close.
+    after_last_reading: int = 0
 
     @property
     def counter_consumed(self) -> int | None:

@@ -16,16 +16,17 @@ hopper's balance minus its cards in flight. The office's stock obeys::
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, text
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from printctl.audit import Clock, record_event
+from printctl.audit import Clock, lock_journal, record_event
 from printctl.models import (
     ACTIVE_JOB_STATES,
     CARD_STEPS,
@@ -35,6 +36,7 @@ from printctl.models import (
     SpoilReason,
     StockDay,
     StockDayBalance,
+    StockProposal,
     utcnow,
 )
 from printctl.stock import locations as loc
@@ -42,6 +44,22 @@ from printctl.stock import locations as loc
 
 class StockError(Exception):
     """A stock operation cannot be done (bad count, not enough blanks, a closed day, …)."""
+
+
+#: No entry moves more blanks than this (a typo of a few zeros is refused, and the sums stay
+#: far from any integer limit).
+MAX_QUANTITY = 1_000_000
+
+#: The longest texts an entry keeps (the columns' sizes); a longer one is refused, not cut.
+_TEXT_LIMITS = {
+    "lot": 100,
+    "document": 100,
+    "serial_first": 40,
+    "serial_last": 40,
+    "chip_uid": 40,
+    "record_id": 40,
+    "printer": 100,
+}
 
 
 # ---------------------------------------------------------------------------- business days
@@ -64,9 +82,16 @@ def office_timezone() -> tzinfo:
     return _office_tz
 
 
+def office_time(at: datetime) -> datetime:
+    """``at`` in the office's time zone (a stored time without a zone is UTC)."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(_office_tz)
+
+
 def business_day(at: datetime) -> date:
     """The office's calendar date at ``at``."""
-    return at.astimezone(_office_tz).date()
+    return office_time(at).date()
 
 
 def last_closed_day(session: Session) -> date | None:
@@ -288,15 +313,6 @@ def spoiled_by_reason(session: Session, *, day: date | None = None) -> dict[str,
 # ---------------------------------------------------------------------------- posting
 
 
-def _lock_location(session: Session, location: str) -> None:
-    """On PostgreSQL, serialize takers of one location for this transaction (two people
-    moving the vault's last blanks must not both succeed). SQLite's write lock does this."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"ledger:{location}"}
-        )
-
-
 def post(
     session: Session,
     kind: LedgerKind,
@@ -313,6 +329,7 @@ def post(
     audit_outcome: str = "ok",
     audit_detail: dict[str, Any] | None = None,
     respect_in_flight: bool = True,
+    fact: bool = False,
     **columns: Any,
 ) -> LedgerEntry:
     """Append one entry moving ``quantity`` blanks from ``source`` to ``target``, journaled.
@@ -320,21 +337,46 @@ def post(
     Refused (:class:`StockError`, nothing written) when the kind does not allow that move,
     the quantity is not positive, or ``source`` does not hold enough blanks. With
     ``respect_in_flight`` a hopper's cards being printed are not available to take.
+
+    A ``fact`` (a printer took the blank: it was issued, spoiled or is in doubt) is never
+    refused for want of blanks: a card that exists must be in the ledger. If the hopper's
+    ledger held too few, the shortfall is taken from the vault (a load nobody recorded) or,
+    when the vault has none either, from the adjustment account; either way a confirmation
+    is opened that blocks the day's close until a supervisor has looked.
     """
     if quantity <= 0:
         raise StockError(f"a ledger entry moves at least one blank, got {quantity}")
     if not loc.move_allowed(kind, source, target):
         raise StockError(f"a {kind.value} entry cannot move blanks from {source} to {target}")
+    if quantity > MAX_QUANTITY:
+        raise StockError(f"{quantity} blanks in one entry is not a plausible count")
+    for name, limit in _TEXT_LIMITS.items():
+        value = columns.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            raise StockError(f"{name.replace('_', ' ')} is longer than {limit} characters")
+    if source == loc.IN_DOUBT and columns.get("job_id") is None:
+        raise StockError(
+            "a blank in doubt leaves doubt only by its job's inspection (printctl jobs inspect)"
+        )
     at = clock()
-    if session.get_bind().dialect.name == "postgresql":
-        # Shared: many postings at once, but none while a day closes (it takes it alone).
-        session.execute(text("SELECT pg_advisory_xact_lock_shared(hashtext('ledger:days'))"))
+    # The journal's locks before the balance is read: postings are serialised, so two
+    # people taking the vault's last blanks cannot both succeed (SQLite: its write lock).
+    lock_journal(session)
     if loc.is_inside(source):
-        _lock_location(session, source)
         have = (
             available(session, source) if respect_in_flight else location_balance(session, source)
         )
-        if have < quantity:
+        if have < quantity and fact and loc.hopper_printer(source) is not None:
+            _cover_shortfall(
+                session,
+                source,
+                quantity - have,
+                actor=actor,
+                station=station,
+                clock=clock,
+                job_id=columns.get("job_id"),
+            )
+        elif have < quantity:
             raise StockError(
                 f"{source} holds {have} blank{'s' if have != 1 else ''} the ledger can account "
                 f"for; {quantity} cannot be taken from it"
@@ -364,6 +406,65 @@ def post(
         clock=clock,
     )
     return entry
+
+
+def _cover_shortfall(
+    session: Session,
+    hopper_place: str,
+    missing: int,
+    *,
+    actor: str,
+    station: str,
+    clock: Clock,
+    job_id: int | None,
+) -> None:
+    """Bring ``missing`` blanks into a hopper whose printer took them, and ask a supervisor
+    to confirm (see :func:`post`)."""
+    from_vault = min(missing, max(0, available(session, loc.VAULT)))
+    entries = []
+    printer = loc.hopper_printer(hopper_place)
+    note = f"printer {printer} took blank(s) its hopper's ledger did not hold (job {job_id})"
+    if from_vault:
+        entries.append(
+            post(
+                session,
+                LedgerKind.MOVED,
+                from_vault,
+                loc.VAULT,
+                hopper_place,
+                actor=actor,
+                station=station,
+                clock=clock,
+                printer=printer,
+                note=f"load not recorded: {note}",
+            )
+        )
+    if missing > from_vault:
+        entries.append(
+            post(
+                session,
+                LedgerKind.ADJUSTED,
+                missing - from_vault,
+                loc.ADJUSTMENT,
+                hopper_place,
+                actor=actor,
+                station=station,
+                clock=clock,
+                printer=printer,
+                note=f"blanks from outside the ledger: {note}",
+            )
+        )
+    proposal = StockProposal(
+        kind="confirm",
+        at=clock(),
+        proposed_by=actor,
+        location=hopper_place,
+        quantity=missing,
+        reason=f"{note}: count the stock, then confirm",
+        detail=json.dumps({"entries": [e.id for e in entries], "job": job_id}),
+    )
+    session.add(proposal)
+    session.flush()
 
 
 _SERIAL = re.compile(r"^(?P<prefix>.*?)(?P<number>\d+)$")
@@ -465,9 +566,11 @@ def move(
     actor: str,
     station: str,
     note: str = "",
+    job_id: int | None = None,
     clock: Clock = utcnow,
 ) -> LedgerEntry:
-    """Move blanks between the vault and printers' hoppers (loading, unloading)."""
+    """Move blanks between the vault and printers' hoppers (loading, unloading); with
+    ``job_id``, an inspection puts a blank that never left its hopper back."""
     return post(
         session,
         LedgerKind.MOVED,
@@ -478,6 +581,7 @@ def move(
         station=station,
         clock=clock,
         printer=loc.hopper_printer(target) or loc.hopper_printer(source),
+        job_id=job_id,
         note=note[:500],
     )
 
@@ -537,6 +641,7 @@ def record_issued(
         audit_id=job_id,
         audit_detail={"printer": printer, "chip_uid": chip_uid},
         respect_in_flight=False,
+        fact=True,
         job_id=job_id,
         record_id=record_id,
         printer=printer,
@@ -570,6 +675,7 @@ def record_in_doubt(
         audit_id=job_id,
         audit_detail={"printer": printer},
         respect_in_flight=False,
+        fact=True,
         job_id=job_id,
         printer=printer,
         chip_uid=chip_uid,
@@ -612,6 +718,7 @@ def record_spoiled(
         audit_outcome=reason.value,
         audit_detail={"printer": printer, "note": note, "chip_uid": chip_uid},
         respect_in_flight=job_id is None,
+        fact=job_id is not None,
         job_id=job_id,
         printer=printer,
         reason=reason.value,

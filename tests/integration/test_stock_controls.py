@@ -212,8 +212,14 @@ def test_counter_windows_follow_the_readings_across_midnight_and_resets(ctx: Con
         close_day(later, tomorrow.isoformat())
     with pytest.raises(UserError, match="does not fit"):
         explain_counter(later, tomorrow.isoformat(), "p1", 5, "too much")
-    explain_counter(later, tomorrow.isoformat(), "p1", 4, "test cards during repair")
+    why = explain_counter(later, tomorrow.isoformat(), "p1", 4, "test cards during repair")
+    with pytest.raises(UserError, match=r"fit|agree"):  # proposed already: nothing left
+        explain_counter(later, tomorrow.isoformat(), "p1", 1, "again")
+    with pytest.raises(UserError, match="cannot approve"):
+        approve_proposal(later, why.id or 0)
+    approve_proposal(replace(later, actor="boss"), why.id or 0)
     check = close_day(later, tomorrow.isoformat())
+    assert "approved by boss" in check.statement.printers[0].explanations[0]
     assert any("went back 1 time" in w for w in check.warnings)
 
 
@@ -228,6 +234,10 @@ def test_loading_more_than_the_vault_holds_is_refused(ctx: Context) -> None:
         load_printer(ctx, "p1", 4)
     load_printer(ctx, "p1", 3)
     assert show(ctx).balance.hoppers == {"p1": 3}
+
+
+def utc_clock() -> datetime:
+    return datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
 
 
 def test_the_migration_gives_an_old_ledger_its_locations(tmp_path: Path) -> None:
@@ -267,6 +277,14 @@ def test_the_migration_gives_an_old_ledger_its_locations(tmp_path: Path) -> None
             ),
             {"at": at},
         )
+        connection.execute(
+            text(
+                "INSERT INTO job (batch_id, record_pk, state, step, attempts, printer, station,"
+                " reasons, error, created_at, updated_at) VALUES (1, 1, 'processing',"
+                " 'printing', 1, 'p1', 'station-1', '', '', :at, :at)"
+            ),
+            {"at": at},
+        )
         for kind, quantity in (("received", 10), ("issued", 3), ("spoiled", 1)):
             connection.execute(
                 text(
@@ -279,8 +297,79 @@ def test_the_migration_gives_an_old_ledger_its_locations(tmp_path: Path) -> None
     with Session(engine) as session:
         totals = balance(session)
         days = set(session.exec(select(LedgerEntry.day)).all())
-    assert (totals.vault, totals.in_doubt, totals.to_destroy) == (5, 1, 1)
+    assert (totals.vault, totals.in_doubt, totals.to_destroy) == (4, 1, 0)
+    assert totals.hoppers == {"p1": 1} and totals.in_flight == 1
     assert totals.balanced and days == {"2026-11-20"}
+    with Session(engine) as session:  # the card in the printer at the upgrade: in doubt
+        from printctl.queue.recovery import recover_in_flight
+
+        recovery = recover_in_flight(session, station="station-1", actor="t", clock=utc_clock)
+        session.commit()
+        assert recovery.needs_inspection == [2]
+        assert balance(session).in_doubt == 2 and balance(session).hoppers == {"p1": 0}
     with engine.connect() as connection, pytest.raises(Exception, match="append-only"):
         connection.execute(text("DELETE FROM ledger_entry"))
     engine.dispose()
+
+
+def test_two_supervisors_approving_at_once_carry_it_out_once(ctx: Context) -> None:
+    """Concurrent approvals of one adjustment: one wins, the other is told; one entry."""
+    import threading
+
+    receive_stock(ctx, 10, "L")
+    proposal = propose_adjustment(ctx, "vault", 5, "a box found")
+    outcomes: list[str] = []
+    gate = threading.Barrier(2)
+
+    def approve_as(name: str) -> None:
+        gate.wait()
+        try:
+            approve_proposal(replace(ctx, actor=name), proposal.id or 0)
+            outcomes.append("approved")
+        except UserError as exc:
+            outcomes.append(str(exc))
+
+    threads = [threading.Thread(target=approve_as, args=(n,)) for n in ("sup1", "sup2")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert (sorted(outcomes)[0] == "approved" and "already" in sorted(outcomes)[1]) or (
+        "meanwhile" in sorted(outcomes)[1]
+    )
+    with Session(ctx.engine) as session:
+        adjusted = session.exec(select(LedgerEntry).where(col(LedgerEntry.kind) == "adjusted"))
+        assert len(adjusted.all()) == 1
+    assert show(ctx).balance.vault == 15
+
+
+def test_an_inspection_that_found_no_card_leaves_no_counter_difference(ctx: Context) -> None:
+    """The blank put in doubt and then found in the hopper was never taken: the printer's
+    counter (which did not move) and the ledger agree."""
+    from printctl.service import inspect_job
+    from printctl.stock import record_in_doubt
+
+    seed_typed(ctx, ["NEW"])
+    receive_stock(ctx, 5, "L", load=["p1"])
+    new_batch(ctx, BatchFilters())
+    with Session(ctx.engine) as session:
+        record_counter(session, "p1", 40, source="run-start", clock=ctx.clock)
+        job = session.exec(select(Job)).one()
+        job.state, job.step, job.printer = "needs-inspection", "feeding", "p1"
+        session.add(job)
+        record_in_doubt(
+            session,
+            job_id=job.id or 0,
+            printer="p1",
+            note="power cut",
+            actor="w",
+            station="s",
+            clock=ctx.clock,
+        )
+        record_counter(session, "p1", 40, source="run-end", clock=ctx.clock)
+        session.commit()
+        job_id = job.id or 0
+    inspect_job(ctx, job_id, "none")
+    line = statement(ctx, None).printers[0]
+    assert (line.counter_consumed, line.ledger_consumed, line.unexplained) == (0, 0, 0)
+    assert show(ctx).balance.hoppers == {"p1": 5}

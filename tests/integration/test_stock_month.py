@@ -206,7 +206,10 @@ def test_a_scripted_month_closes_every_day_and_its_papers_agree_with_the_ledger(
         if n == 3:
             with pytest.raises(UserError, match="p2: counter says"):
                 close_day(ctx, None)
-            explain_counter(ctx, None, "p2", 1, "technician's test card")
+            why = explain_counter(ctx, None, "p2", 1, "technician's test card")
+            with pytest.raises(UserError, match="awaits a supervisor"):
+                close_day(ctx, None)
+            approve_proposal(boss, why.id or 0)
             spoil_blanks(ctx, 1, SpoilReason.PRINT_FAILED, "hopper:p2", "technician's test card")
         if n == 12 and not counted_once:
             vault = show(ctx).balance.vault

@@ -21,10 +21,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from printctl.db import make_engine, migrate
-from printctl.models import Batch, Job, Record, SpoilReason
+from printctl.models import Batch, Job, Record, SpoilReason, StockProposal
 from printctl.stock import (
     StockError,
     balance,
@@ -162,11 +162,29 @@ class Ledger(RuleBasedStateMachine):
             self.model[source] -= n
             self.model[target] += n
 
+    def took(self, place: str, quantity: int) -> None:
+        """A printer took ``quantity`` blanks from ``place``: a fact, never refused. What its
+        hopper's ledger lacked comes from the vault, then from the adjustment account, and a
+        confirmation waits for a supervisor."""
+        short = max(0, quantity - self.model[place])
+        from_vault = min(short, self.model["vault"])
+        self.model["vault"] -= from_vault
+        self.flows["adjusted"] += short - from_vault
+        self.model[place] += short - quantity
+        if short:
+            with Session(self.engine) as session:
+                newest = session.exec(
+                    select(StockProposal)
+                    .where(col(StockProposal.kind) == "confirm")
+                    .order_by(col(StockProposal.id).desc())
+                ).first()
+            assert newest is not None and newest.quantity == short
+            self.proposals[newest.id or 0] = ("confirm", place, 0)
+
     @rule(printer=st.sampled_from(PRINTERS))
     def print_card(self, printer: str) -> None:
-        place = loc.hopper(printer)
-        if self.attempt(
-            self.model[place] >= 1,
+        self.attempt(
+            True,
             lambda s: record_issued(
                 s,
                 job_id=self.job_id,
@@ -176,15 +194,34 @@ class Ledger(RuleBasedStateMachine):
                 station="s",
                 clock=self.clock,
             ),
-        ):
-            self.model[place] -= 1
-            self.flows["issued"] += 1
+        )
+        self.took(loc.hopper(printer), 1)
+        self.flows["issued"] += 1
+
+    @rule(printer=st.sampled_from(PRINTERS), extra=st.integers(min_value=1, max_value=3))
+    def printer_reprints_on_its_own(self, printer: str, extra: int) -> None:
+        self.attempt(
+            True,
+            lambda s: record_spoiled(
+                s,
+                quantity=extra,
+                reason=SpoilReason.PRINT_FAILED,
+                job_id=self.job_id,
+                printer=printer,
+                note="re-printed",
+                actor="w",
+                station="s",
+                clock=self.clock,
+            ),
+        )
+        self.took(loc.hopper(printer), extra)
+        self.model["spoiled"] += extra
+        self.flows["spoiled"] += extra
 
     @rule(printer=st.sampled_from(PRINTERS))
     def lose_sight_of_a_card(self, printer: str) -> None:
-        place = loc.hopper(printer)
-        if self.attempt(
-            self.model[place] >= 1,
+        self.attempt(
+            True,
             lambda s: record_in_doubt(
                 s,
                 job_id=self.job_id,
@@ -194,10 +231,34 @@ class Ledger(RuleBasedStateMachine):
                 station="s",
                 clock=self.clock,
             ),
-        ):
-            self.model[place] -= 1
-            self.model["in-doubt"] += 1
-            self.doubts.append(printer)
+        )
+        self.took(loc.hopper(printer), 1)
+        self.model["in-doubt"] += 1
+        self.doubts.append(printer)
+
+    @rule(printer=st.sampled_from(PRINTERS), spoil=st.booleans())
+    def bypass_the_inspection(self, printer: str, spoil: bool) -> None:
+        """Nobody takes a blank out of doubt but its job's inspection."""
+
+        def act(s: Session) -> Any:
+            if spoil:
+                return record_spoiled(
+                    s,
+                    quantity=1,
+                    reason=SpoilReason.DAMAGED,
+                    job_id=None,
+                    printer=printer,
+                    note="by hand",
+                    source=loc.IN_DOUBT,
+                    actor="a",
+                    station="s",
+                    clock=self.clock,
+                )
+            return move(
+                s, 1, loc.IN_DOUBT, loc.hopper(printer), actor="a", station="s", clock=self.clock
+            )
+
+        self.attempt(False, act)
 
     @rule(found=st.sampled_from(["issued", "spoiled", "none"]))
     def inspect(self, found: str) -> None:
@@ -230,7 +291,14 @@ class Ledger(RuleBasedStateMachine):
                     clock=self.clock,
                 )
             return move(
-                s, 1, loc.IN_DOUBT, loc.hopper(printer), actor="i", station="s", clock=self.clock
+                s,
+                1,
+                loc.IN_DOUBT,
+                loc.hopper(printer),
+                actor="i",
+                station="s",
+                job_id=self.job_id,
+                clock=self.clock,
             )
 
         if self.attempt(valid, act):
@@ -322,7 +390,7 @@ class Ledger(RuleBasedStateMachine):
             return
         pid = data.draw(st.sampled_from(sorted(self.proposals)))
         kind, place, delta = self.proposals[pid]
-        fits = delta > 0 or self.model[place] >= -delta
+        fits = delta >= 0 or self.model[place] >= -delta
         valid = approver != "clerk" and fits
         if self.attempt(
             valid,

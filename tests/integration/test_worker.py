@@ -7,6 +7,7 @@ Rendering is replaced by a blank card image: what is under test is the queue and
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +18,15 @@ from drivers.conformance import blank_card_image
 from drivers.sim import SimEncoder, SimPrinter
 from printctl.center.sample import sample_record
 from printctl.domain import RecordData, Sex
-from printctl.models import Job, JobState, LedgerEntry, PrinterRow, Record, RecordState
+from printctl.models import (
+    Job,
+    JobState,
+    LedgerEntry,
+    PrinterRow,
+    Record,
+    RecordState,
+    StockProposal,
+)
 from printctl.queue.batches import BatchFilters
 from printctl.queue.worker import PrinterWorker, RenderFailed, WorkerResult
 from printctl.records import seal_record
@@ -615,3 +624,64 @@ def test_a_claim_aborted_by_a_database_deadlock_is_tried_again(
     monkeypatch.setattr(worker_module, "claim_next_job", flaky_claim)
     result = run_worker(ctx, SimPrinter("sim://?cards=5"))
     assert result.completed == 2 and not result.stop_reason and failures == []
+
+
+def test_a_hopper_running_low_is_logged_once(ctx: Context, tmp_path: Path) -> None:
+    """When the hopper's ledger balance reaches the threshold the worker warns, once."""
+    import json
+    import logging
+
+    from printctl.logs import configure_logging
+
+    log_file = tmp_path / "worker.jsonl"
+    configure_logging(log_file, console=None)
+    start(ctx, records=4, blanks=5)
+    worker = PrinterWorker(
+        engine=ctx.engine,
+        cipher=ctx.cipher,
+        name="p1",
+        printer=SimPrinter("sim://?cards=10"),
+        encoder=SimEncoder("sim://"),
+        render=lambda _record: blank_card_image(),
+        station="s",
+        clock=ctx.clock,
+        retry_sleep=lambda _s: None,
+        low_stock=3,
+    )
+    assert worker.run().completed == 4
+    logging.shutdown()
+    lines = [json.loads(line) for line in log_file.read_text().splitlines()]
+    warnings = [line for line in lines if line["event"] == "low stock in hopper"]
+    assert [(w["printer"], w["blanks_left"]) for w in warnings] == [("p1", 3)]
+
+
+def test_a_reprint_the_hopper_ledger_cannot_cover_is_recorded_and_flagged(ctx: Context) -> None:
+    """The printer took a second blank the hopper's ledger did not hold: both cards are in
+    the ledger (one issued, one spoiled), the shortfall comes from the vault, and a
+    confirmation blocks the day's close until a supervisor approves it."""
+    from dataclasses import replace
+
+    from printctl.service import UserError
+    from printctl.service_stock import approve_proposal, close_day
+
+    seed_records(ctx, 1)
+    receive_stock(ctx, 3, "LOT-T", load=["p1"])
+    unload_printer(ctx, "p1", 2)  # the hopper's ledger holds 1; the vault 2
+    batch_id, _ = new_batch(ctx, BatchFilters())
+    from printctl.queue.batches import start_batch
+
+    with Session(ctx.engine) as session:
+        start_batch(session, batch_id, actor="t", station="s", clock=ctx.clock)
+        session.commit()
+    printer = SimPrinter("sim://?cards=10&fault=print:1:media-reprint")
+    assert run_worker(ctx, printer).completed == 1
+    totals = stock(ctx)
+    assert (totals.issued, totals.spoiled, printer.cards_inserted) == (1, 1, 2)
+    assert (totals.hoppers["p1"], totals.vault, totals.balanced) == (0, 1, True)
+    with pytest.raises(UserError, match=r"confirm #\d+ proposed by worker:p1 awaits"):
+        close_day(ctx, None)
+    with Session(ctx.engine) as session:
+        confirm = session.exec(select(StockProposal)).one()
+    assert confirm.kind == "confirm" and confirm.quantity == 1
+    approve_proposal(replace(ctx, actor="kepala"), confirm.id or 0)
+    assert close_day(ctx, None).statement.balanced

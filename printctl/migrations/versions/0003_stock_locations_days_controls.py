@@ -159,6 +159,40 @@ def _locate_existing_entries() -> None:
             sa.text('UPDATE ledger_entry SET from_loc = :f, to_loc = :t, day = :d WHERE id = :i'),
             {'f': src, 't': dst, 'd': _day(at), 'i': entry_id},
         )
+    # Spoiled cards of before were destroyed under the paperwork of before: close them out,
+    # or the first destruction record would list cards burned long ago.
+    spoiled = bind.execute(
+        sa.text("SELECT id, at, quantity, reason, printer FROM ledger_entry WHERE kind = 'spoiled'")
+    ).all()
+    for entry_id, at, quantity, reason, printer in spoiled:
+        bind.execute(
+            sa.text(
+                "INSERT INTO ledger_entry (at, day, kind, quantity, from_loc, to_loc, reason,"
+                " printer, ref_entry_id, document, note, actor) VALUES (:at, :day, 'destroyed',"
+                " :q, 'spoiled', 'destroyed', :reason, :printer, :ref, 'before migration 0003',"
+                " 'destroyed under the records kept before printctl 0003', 'migration')"
+            ),
+            {'at': at, 'day': _day(at), 'q': quantity, 'reason': reason, 'printer': printer,
+             'ref': entry_id},
+        )
+    # A card in a printer right now came from the vault; it is in its hopper from here on.
+    active = bind.execute(
+        sa.text(
+            "SELECT id, printer, updated_at FROM job WHERE state IN ('processing', 'stopped')"
+            " AND step IN ('feeding', 'encoding', 'printing', 'ejecting', 'rejecting')"
+            " AND printer IS NOT NULL"
+        )
+    ).all()
+    for job_id, printer, at in active:
+        bind.execute(
+            sa.text(
+                "INSERT INTO ledger_entry (at, day, kind, quantity, from_loc, to_loc, job_id,"
+                " printer, note, actor) VALUES (:at, :day, 'moved', 1, 'vault', :hopper, :job,"
+                " :printer, 'in a printer at migration 0003', 'migration')"
+            ),
+            {'at': at, 'day': _day(at), 'hopper': f'hopper:{printer}', 'job': job_id,
+             'printer': printer},
+        )
     jobs = bind.execute(
         sa.text("SELECT id, printer, updated_at FROM job WHERE state = 'needs-inspection'")
     ).all()
