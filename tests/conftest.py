@@ -39,6 +39,29 @@ class StepClock:
         return self.start + timedelta(seconds=next(self._ticks))
 
 
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """A test that configures logging (to read a log file) leaves no trace in the next one:
+    structlog's configuration and the root logger's handlers and level are put back."""
+    import logging
+
+    import structlog
+
+    saved = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    structlog.configure(**saved)
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+            handler.close()
+    for handler in handlers:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(level)
+
+
 @pytest.fixture
 def clock() -> StepClock:
     """A clock that advances one second per reading."""
