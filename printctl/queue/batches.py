@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from printctl.audit import Clock, EventSpec, record_event, record_events
+from printctl.audit import Clock, EventSpec, lock_journal, record_event, record_events
 from printctl.domain import RequestType
 from printctl.models import Batch, BatchState, Job, JobReason, JobState, Record, RecordState
 from printctl.queue.store import transition_job
@@ -112,6 +112,10 @@ def create_batch(
     """
     if filters.limit is not None and filters.limit <= 0:
         raise BatchError(f"--limit must be positive, got {filters.limit}")
+    # Batches are created one at a time (PostgreSQL: the journal's lock; SQLite: its write
+    # lock), so two operators cannot both count the same free blanks. The record rows are
+    # then taken with SKIP LOCKED, which never waits: no lock-order cycle.
+    lock_journal(session)
     query = select(Record).where(col(Record.state) == RecordState.READY.value)
     if filters.district:
         query = query.where(func.upper(col(Record.district)) == filters.district.upper())

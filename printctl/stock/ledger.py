@@ -531,6 +531,7 @@ def receive(
     if (serial_first is None) != (serial_last is None):
         raise StockError("a serial range needs both its first and its last serial")
     if serial_first is not None and serial_last is not None:
+        lock_journal(session)  # one delivery at a time: the overlap check must hold
         span = _serial_count(serial_first, serial_last)
         if span != count:
             raise StockError(

@@ -195,20 +195,43 @@ def test_a_second_run_of_the_same_station_is_refused(
 def test_two_batches_created_at_once_never_share_a_record(
     ctx: Context, center: CenterKey, tmp_path: Path
 ) -> None:
-    """On PostgreSQL, a batch being created holds its records: a concurrent one skips them."""
+    """On PostgreSQL, batch creations queue behind each other (they count the same free
+    blanks): the second, started while the first is open, waits, then finds its records
+    taken."""
+    import threading
+
     if ctx.engine.dialect.name != "postgresql":
         pytest.skip("the race needs concurrent writers (PostgreSQL); SQLite serialises them")
     first_bundle(ctx, center, tmp_path)
     receive_stock(ctx, 5, "L", load=["p1"])
-    with Session(ctx.engine) as first, Session(ctx.engine) as second:
+    outcome: list[str] = []
+
+    def second_operator() -> None:
+        with Session(ctx.engine) as second:
+            try:
+                create_batch(
+                    second,
+                    name="b",
+                    filters=BatchFilters(),
+                    actor="b",
+                    station="s",
+                    clock=ctx.clock,
+                )
+                outcome.append("created")
+            except BatchError as exc:
+                outcome.append(str(exc))
+
+    with Session(ctx.engine) as first:
         create_batch(
             first, name="a", filters=BatchFilters(), actor="a", station="s", clock=ctx.clock
         )
-        with pytest.raises(BatchError, match="no ready records"):
-            create_batch(
-                second, name="b", filters=BatchFilters(), actor="b", station="s", clock=ctx.clock
-            )
+        waiting = threading.Thread(target=second_operator)
+        waiting.start()
+        waiting.join(timeout=0.5)  # it must still be waiting: the first is not committed
+        assert waiting.is_alive() and outcome == []
         first.commit()
+    waiting.join()
+    assert len(outcome) == 1 and "no ready records" in outcome[0]
     assert job_states(ctx) == ["pending"]
 
 
