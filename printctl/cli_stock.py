@@ -243,8 +243,12 @@ def stock_approve(
             f"Approved: destruction #{proposal.result_id} done. Print its record with "
             "`printctl stock destruction-record --pdf FILE`."
         )
-    else:
+    elif proposal.kind == "adjust":
         out.print(f"Approved: adjustment entry #{proposal.result_id} written.")
+    elif proposal.kind == "explain":
+        out.print(f"Approved: the explanation is on {proposal.location}'s counter line.")
+    else:
+        out.print(f"Confirmed: the {proposal.quantity} blank(s) at {proposal.location}.")
 
 
 @stock_app.command("reject")

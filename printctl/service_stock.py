@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from sqlmodel import Session, col, select
 
 from printctl.db import read_session, session_scope
+from printctl.logs import get_logger
 from printctl.models import (
     Destruction,
     LedgerEntry,
@@ -49,6 +50,7 @@ from printctl.stock import locations as loc
 from printctl.stock.figures import DailyStatement, MonthlyReport
 
 T = TypeVar("T")
+log = get_logger(__name__)
 
 
 @contextmanager
@@ -363,9 +365,10 @@ def check_close(ctx: Context, day: str | None) -> days.CloseCheck:
 
 
 def close_day(ctx: Context, day: str | None) -> days.CloseCheck:
-    """Close the day (refused with the list of what to settle first)."""
+    """Close the day (refused with the list of what to settle first); its warnings (low
+    stock, cards awaiting destruction, …) go to the log too."""
     when = _day(ctx, day)
-    return _write(
+    check = _write(
         ctx,
         lambda s: days.close_day(
             s,
@@ -377,6 +380,9 @@ def close_day(ctx: Context, day: str | None) -> days.CloseCheck:
             low_stock=ctx.settings.low_stock,
         ),
     )
+    for warning in check.warnings:
+        log.warning("stock warning at close", day=str(when), warning=warning)
+    return check
 
 
 def statement(ctx: Context, day: str | None) -> DailyStatement:

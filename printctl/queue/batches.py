@@ -12,9 +12,12 @@ from sqlmodel import Session, col, select
 
 from printctl.audit import Clock, EventSpec, lock_journal, record_event, record_events
 from printctl.domain import RequestType
+from printctl.logs import get_logger
 from printctl.models import Batch, BatchState, Job, JobReason, JobState, Record, RecordState
 from printctl.queue.store import transition_job
 from printctl.stock import balance
+
+log = get_logger(__name__)
 
 
 class BatchError(Exception):
@@ -133,6 +136,12 @@ def create_batch(
     scarce = wanted > room.free or room.free - wanted < low_stock
     if scarce:
         matching = _new_first(matching)
+        log.warning(
+            "low stock: first-time cards are queued first",
+            wanted=wanted,
+            free=room.free,
+            low_stock=low_stock,
+        )
     if wanted > room.free:
         if stock_mode is StockMode.REFUSE or room.free == 0:
             raise BatchError(
