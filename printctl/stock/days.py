@@ -455,10 +455,26 @@ def check_close(
         )
     statement = daily_statement(session, day, office_name=office_name)
     doubt = statement.locations.get(loc.IN_DOUBT, 0)
-    jobs = session.exec(
-        select(Job.id).where(col(Job.state) == JobState.NEEDS_INSPECTION.value)
-    ).all()
-    if doubt or jobs:
+    jobs = list(
+        session.exec(select(Job.id).where(col(Job.state) == JobState.NEEDS_INSPECTION.value)).all()
+    )
+    if day < today:
+        # A past day: only the doubts of that day (or before) that are still open block it;
+        # one inspected since stays in that day's closing stock, as it was that evening.
+        jobs = [
+            j
+            for j in jobs
+            if session.exec(
+                select(func.count()).where(
+                    col(LedgerEntry.kind) == LedgerKind.IN_DOUBT.value,
+                    col(LedgerEntry.job_id) == j,
+                    col(LedgerEntry.day) <= day.isoformat(),
+                )
+            ).one()
+        ]
+        if doubt and not jobs:
+            warnings.append(f"{doubt} blank(s) were in doubt at the end of {day}; inspected since")
+    if jobs or (doubt and day >= today):
         listed = ", ".join(str(j) for j in jobs[:20]) + (" …" if len(jobs) > 20 else "")
         problems.append(
             CloseProblem(
@@ -467,7 +483,7 @@ def check_close(
                 "(printctl jobs inspect)",
             )
         )
-    if doubt != len(jobs):
+    if day >= today and doubt != len(jobs):
         problems.append(
             CloseProblem(
                 "in-doubt",

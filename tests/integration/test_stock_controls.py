@@ -373,3 +373,45 @@ def test_an_inspection_that_found_no_card_leaves_no_counter_difference(ctx: Cont
     line = statement(ctx, None).printers[0]
     assert (line.counter_consumed, line.ledger_consumed, line.unexplained) == (0, 0, 0)
     assert show(ctx).balance.hoppers == {"p1": 5}
+
+
+def test_a_card_in_doubt_overnight_keeps_its_day_open_only_until_it_is_inspected(
+    ctx: Context,
+) -> None:
+    """A blank that went in doubt in the evening blocks that day's close while the job waits;
+    inspected the next morning, the day closes with the blank in its closing stock."""
+    from printctl.service import inspect_job
+    from printctl.stock import record_in_doubt
+
+    seed_typed(ctx, ["NEW"])
+    receive_stock(ctx, 5, "L", load=["p1"])
+    new_batch(ctx, BatchFilters())
+    evening = statement(ctx, None).day
+    with Session(ctx.engine) as session:
+        job = session.exec(select(Job)).one()
+        job.state, job.step, job.printer = "needs-inspection", "printing", "p1"
+        session.add(job)
+        record_in_doubt(
+            session,
+            job_id=job.id or 0,
+            printer="p1",
+            note="power cut",
+            actor="w",
+            station="s",
+            clock=ctx.clock,
+        )
+        session.commit()
+        job_id = job.id or 0
+    morning = replace(
+        ctx,
+        clock=lambda: (
+            datetime.combine(evening + timedelta(days=1), datetime.min.time(), UTC)
+            + timedelta(hours=2)
+        ),
+    )
+    with pytest.raises(UserError, match=f"inspect job\\(s\\) {job_id}"):
+        close_day(morning, evening.isoformat())
+    inspect_job(morning, job_id, "issued", chip_uid="04AA")
+    check = close_day(morning, evening.isoformat())
+    assert check.statement.locations["in-doubt"] == 1 and check.statement.closing == 5
+    assert any("inspected since" in w for w in check.warnings)
