@@ -415,3 +415,72 @@ def test_a_card_in_doubt_overnight_keeps_its_day_open_only_until_it_is_inspected
     check = close_day(morning, evening.isoformat())
     assert check.statement.locations["in-doubt"] == 1 and check.statement.closing == 5
     assert any("inspected since" in w for w in check.warnings)
+
+
+def test_an_inspection_waits_for_a_closing_day_before_it_takes_the_journal(
+    ctx: Context,
+) -> None:
+    """PostgreSQL lock order: a close holds the days lock and then wants the journal's; an
+    inspection starting meanwhile must wait on the days lock *before* it takes the journal's,
+    so the close gets the journal and both finish (the other order deadlocks)."""
+    import threading
+    import time
+
+    from sqlalchemy import text as sql
+
+    from printctl.audit import record_event
+    from printctl.service import inspect_job
+    from printctl.stock import record_in_doubt
+
+    if ctx.engine.dialect.name != "postgresql":
+        pytest.skip("lock order matters where writers run concurrently (PostgreSQL)")
+    seed_typed(ctx, ["NEW"])
+    receive_stock(ctx, 5, "L", load=["p1"])
+    new_batch(ctx, BatchFilters())
+    with Session(ctx.engine) as session:
+        job = session.exec(select(Job)).one()
+        job.state, job.step, job.printer = "needs-inspection", "printing", "p1"
+        session.add(job)
+        record_in_doubt(
+            session,
+            job_id=job.id or 0,
+            printer="p1",
+            note="cut",
+            actor="w",
+            station="s",
+            clock=ctx.clock,
+        )
+        session.commit()
+        job_id = job.id or 0
+    errors: list[BaseException] = []
+
+    def inspector() -> None:
+        try:
+            inspect_job(ctx, job_id, "spoiled")
+        except BaseException as exc:  # any failure is the finding
+            errors.append(exc)
+
+    with Session(ctx.engine) as closing:
+        closing.execute(sql("SELECT pg_advisory_xact_lock(hashtext('ledger:days'))"))
+        worker = threading.Thread(target=inspector)
+        worker.start()
+        # Wait until the inspection is blocked on an advisory lock (a condition, polled).
+        while not closing.execute(
+            sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        ).scalar():
+            assert worker.is_alive(), errors
+            time.sleep(0.005)
+        # The close now journals: this must not wait on the inspection.
+        record_event(
+            closing,
+            actor="boss",
+            station="s",
+            action="stock.day-closed",
+            entity="stock-day",
+            entity_id="test",
+            clock=ctx.clock,
+        )
+        closing.commit()
+    worker.join()
+    assert errors == []
+    assert show(ctx).balance.in_doubt == 0 and show(ctx).balance.to_destroy == 1
