@@ -188,7 +188,13 @@ def keys_list(json_out: JsonOpt = False) -> None:
 
 @app.command("import")
 def import_cmd(
-    bundles: Annotated[list[Path], typer.Argument(help="PRR bundle files (*.prr.zip).")],
+    bundles: Annotated[
+        list[Path],
+        typer.Argument(
+            help="PRR bundle files (*.prr.zip), or folders (a mounted flash drive): every "
+            "bundle in a folder is imported in the center's sequence order."
+        ),
+    ],
     json_out: JsonOpt = False,
 ) -> None:
     """Import signed bundles of print-ready records. Exits 1 if any bundle was rejected."""

@@ -27,6 +27,7 @@ from printctl.crypto import DataCipher
 from printctl.db import make_engine, migrate, read_session, session_scope
 from printctl.hardware import CardImage, DriverConfigError, Encoder, Printer
 from printctl.intake.bundle import BundleLimits, load_public_key
+from printctl.intake.folder import BUNDLE_SUFFIX, expand
 from printctl.intake.importer import ImportOutcome, import_bundle
 from printctl.logs import get_logger
 from printctl.models import (
@@ -183,7 +184,12 @@ def trust_key(ctx: Context, path: Path, key_id: str) -> str:
 
 
 def import_bundles(ctx: Context, paths: Sequence[Path]) -> list[ImportOutcome]:
-    """Import each bundle file; a rejected bundle is an outcome, not an exception."""
+    """Import each bundle file, and every bundle of each folder given (a mounted flash drive)
+    in sequence order; a rejected bundle is an outcome, not an exception."""
+    files = expand(list(paths))
+    empty = [p for p in paths if p.is_dir() and not any(f.parent == p for f in files)]
+    if empty:
+        raise UserError(f"no bundles (*{BUNDLE_SUFFIX}) in {empty[0]}")
     limits = BundleLimits(
         max_total_uncompressed=ctx.settings.bundle_max_bytes,
         max_ratio=ctx.settings.bundle_max_ratio,
@@ -199,7 +205,7 @@ def import_bundles(ctx: Context, paths: Sequence[Path]) -> list[ImportOutcome]:
             limits=limits,
             clock=ctx.clock,
         )
-        for path in paths
+        for path in files
     ]
 
 
