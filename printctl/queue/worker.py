@@ -972,18 +972,6 @@ class PrinterWorker:
             clock=self.clock,
         )
 
-    def _spoil_extra(self, session: Session, job: Job, extra: int, rise: int) -> None:
-        """The printer took more blanks than the card (it re-printed on its own): they are
-        in its reject bin, so they are spoiled. If its hopper's ledger held fewer, the
-        ledger covers the shortfall and asks a supervisor to confirm (stock.ledger.post)."""
-        self._spoil(
-            session,
-            job,
-            extra,
-            SpoilReason.PRINT_FAILED,
-            f"printer re-printed on its own: its counter rose by {rise}",
-        )
-
     def _save_counter(self, value: int | None, source: str) -> None:
         """Keep a counter reading for the day's reconciliation (see stock.days)."""
         if value is None:
@@ -1082,7 +1070,15 @@ class PrinterWorker:
             # the next job's row while skipping it.
             fed_next = self._feed_next_with(session)
             if taken > 1:
-                self._spoil_extra(session, job, taken - 1, taken)
+                # A re-print: the extra blanks are in the reject bin. Should the hopper's
+                # ledger hold fewer, the ledger covers it and asks a supervisor to confirm.
+                self._spoil(
+                    session,
+                    job,
+                    taken - 1,
+                    SpoilReason.PRINT_FAILED,
+                    f"printer re-printed on its own: its counter rose by {taken}",
+                )
             record_issued(
                 session,
                 job_id=job.id,

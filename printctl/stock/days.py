@@ -152,16 +152,15 @@ def _consumed(session: Session, printer: str, after_mark: int, through_mark: int
     return total
 
 
-def _taken_after(session: Session, printer: str, mark: int, day: str) -> int:
-    """Blanks the jobs took from the hopper on ``day`` after its last counter reading."""
+def _jobs_took(session: Session, printer: str, *window: Any) -> int:
+    """Blanks the jobs took from ``printer``'s hopper, in ``window`` (extra conditions)."""
     return int(
         session.exec(
             select(func.coalesce(func.sum(LedgerEntry.quantity), 0)).where(
                 col(LedgerEntry.from_loc) == loc.hopper(printer),
                 col(LedgerEntry.kind).in_(_CONSUMING),
                 col(LedgerEntry.job_id).is_not(None),
-                col(LedgerEntry.id) > mark,
-                col(LedgerEntry.day) == day,
+                *window,
             )
         ).one()
     )
@@ -217,19 +216,13 @@ def counter_lines(session: Session, day: date) -> tuple[PrinterCounterLine, ...]
                 else:
                     resets += 1  # a replaced printer or a reset counter starts again
             counter_start, counter_end = start.value, end.value
-            unread = _taken_after(session, printer, end.ledger_mark, key)
+            # Taken on the day after its last reading: the counter must be read again.
+            unread = _jobs_took(
+                session, printer, col(LedgerEntry.id) > end.ledger_mark, col(LedgerEntry.day) == key
+            )
         else:
             # Not read twice: the counter cannot be compared; the ledger's day is shown.
-            consumed = int(
-                session.exec(
-                    select(func.coalesce(func.sum(LedgerEntry.quantity), 0)).where(
-                        col(LedgerEntry.from_loc) == loc.hopper(printer),
-                        col(LedgerEntry.kind).in_(_CONSUMING),
-                        col(LedgerEntry.job_id).is_not(None),
-                        col(LedgerEntry.day) == key,
-                    )
-                ).one()
-            )
+            consumed = _jobs_took(session, printer, col(LedgerEntry.day) == key)
         lines.append(
             PrinterCounterLine(
                 printer=printer,

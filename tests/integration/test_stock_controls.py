@@ -59,6 +59,27 @@ def queued_types(ctx: Context, batch_id: int) -> list[str]:
         )
 
 
+def put_in_doubt(ctx: Context, step: str = "printing") -> int:
+    """The batch's one job, left by a power cut at ``step`` on p1: in doubt, its blank too."""
+    from printctl.stock import record_in_doubt
+
+    with Session(ctx.engine) as session:
+        job = session.exec(select(Job)).one()
+        job.state, job.step, job.printer = "needs-inspection", step, "p1"
+        session.add(job)
+        record_in_doubt(
+            session,
+            job_id=job.id or 0,
+            printer="p1",
+            note="power cut",
+            actor="w",
+            station="s",
+            clock=ctx.clock,
+        )
+        session.commit()
+        return job.id or 0
+
+
 def test_a_batch_larger_than_the_stock_is_refused_with_the_numbers(ctx: Context) -> None:
     """Refused by default: the message gives what is needed, on hand and free."""
     seed_typed(ctx, ["NEW"] * 6)
@@ -347,28 +368,17 @@ def test_an_inspection_that_found_no_card_leaves_no_counter_difference(ctx: Cont
     """The blank put in doubt and then found in the hopper was never taken: the printer's
     counter (which did not move) and the ledger agree."""
     from printctl.service import inspect_job
-    from printctl.stock import record_in_doubt
 
     seed_typed(ctx, ["NEW"])
     receive_stock(ctx, 5, "L", load=["p1"])
     new_batch(ctx, BatchFilters())
     with Session(ctx.engine) as session:
         record_counter(session, "p1", 40, source="run-start", clock=ctx.clock)
-        job = session.exec(select(Job)).one()
-        job.state, job.step, job.printer = "needs-inspection", "feeding", "p1"
-        session.add(job)
-        record_in_doubt(
-            session,
-            job_id=job.id or 0,
-            printer="p1",
-            note="power cut",
-            actor="w",
-            station="s",
-            clock=ctx.clock,
-        )
+        session.commit()
+    job_id = put_in_doubt(ctx, "feeding")
+    with Session(ctx.engine) as session:
         record_counter(session, "p1", 40, source="run-end", clock=ctx.clock)
         session.commit()
-        job_id = job.id or 0
     inspect_job(ctx, job_id, "none")
     line = statement(ctx, None).printers[0]
     assert (line.counter_consumed, line.ledger_consumed, line.unexplained) == (0, 0, 0)
@@ -381,27 +391,12 @@ def test_a_card_in_doubt_overnight_keeps_its_day_open_only_until_it_is_inspected
     """A blank that went in doubt in the evening blocks that day's close while the job waits;
     inspected the next morning, the day closes with the blank in its closing stock."""
     from printctl.service import inspect_job
-    from printctl.stock import record_in_doubt
 
     seed_typed(ctx, ["NEW"])
     receive_stock(ctx, 5, "L", load=["p1"])
     new_batch(ctx, BatchFilters())
     evening = statement(ctx, None).day
-    with Session(ctx.engine) as session:
-        job = session.exec(select(Job)).one()
-        job.state, job.step, job.printer = "needs-inspection", "printing", "p1"
-        session.add(job)
-        record_in_doubt(
-            session,
-            job_id=job.id or 0,
-            printer="p1",
-            note="power cut",
-            actor="w",
-            station="s",
-            clock=ctx.clock,
-        )
-        session.commit()
-        job_id = job.id or 0
+    job_id = put_in_doubt(ctx)
     morning = replace(
         ctx,
         clock=lambda: (
@@ -430,28 +425,13 @@ def test_an_inspection_waits_for_a_closing_day_before_it_takes_the_journal(
 
     from printctl.audit import record_event
     from printctl.service import inspect_job
-    from printctl.stock import record_in_doubt
 
     if ctx.engine.dialect.name != "postgresql":
         pytest.skip("lock order matters where writers run concurrently (PostgreSQL)")
     seed_typed(ctx, ["NEW"])
     receive_stock(ctx, 5, "L", load=["p1"])
     new_batch(ctx, BatchFilters())
-    with Session(ctx.engine) as session:
-        job = session.exec(select(Job)).one()
-        job.state, job.step, job.printer = "needs-inspection", "printing", "p1"
-        session.add(job)
-        record_in_doubt(
-            session,
-            job_id=job.id or 0,
-            printer="p1",
-            note="cut",
-            actor="w",
-            station="s",
-            clock=ctx.clock,
-        )
-        session.commit()
-        job_id = job.id or 0
+    job_id = put_in_doubt(ctx)
     errors: list[BaseException] = []
 
     def inspector() -> None:
