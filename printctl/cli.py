@@ -28,6 +28,7 @@ from printctl.cli_common import (
     out,
 )
 from printctl.cli_driver import driver_app
+from printctl.cli_records import register as register_record_commands
 from printctl.cli_stock import stock_app
 from printctl.config import STARTER_CONFIG, Settings
 from printctl.crypto import generate_key_file
@@ -67,6 +68,7 @@ app.add_typer(center_app, name="center")
 app.add_typer(audit_app, name="audit")
 app.add_typer(stations_app, name="stations")
 app.add_typer(driver_app, name="driver")
+register_record_commands(app, records_app)
 
 
 def _show_version(value: bool) -> None:
@@ -261,33 +263,6 @@ def records_list(
         )
     out.print(table)
     out.print(f"{len(rows)} records")
-
-
-@records_app.command("request-reprint")
-def records_request_reprint(
-    record_id: Annotated[str, typer.Argument(help="The record awaiting approval.")],
-    evidence: Annotated[
-        str, typer.Option(help="The evidence: police letter number, surrendered card, new KK.")
-    ],
-) -> None:
-    """Ask for a reprint (the first of two people): records who asks and the evidence."""
-    from printctl.service import request_reprint
-
-    with _context() as ctx:
-        label = request_reprint(ctx, record_id, evidence=evidence)
-    out.print(f"Requested a reprint of {label}; a supervisor must approve it.")
-
-
-@records_app.command("approve")
-def records_approve(
-    record_id: Annotated[str, typer.Argument(help="The record to approve for reprint.")],
-) -> None:
-    """Approve a requested reprint (the second person: not the one who asked)."""
-    from printctl.service import approve_reprint
-
-    with _context() as ctx:
-        label = approve_reprint(ctx, record_id)
-    out.print(f"Approved {label} for printing.")
 
 
 # ---------------------------------------------------------------------------- batches & jobs

@@ -85,6 +85,27 @@ class Settings:
     #: Low-stock warnings: blanks on hand in the office, and in one printer's hopper.
     low_stock: int = 100
     low_stock_hopper: int = 10
+    #: The center's pull API (spec §4): its base URL (empty: offline office, flash drives
+    #: only) and the bearer token the office was issued. The token is a secret: prefer the
+    #: ``PRINTCTL_CENTER_TOKEN`` variable to writing it in the file.
+    center_url: str = ""
+    center_token: str = ""
+    #: Seconds before a request to the center gives up, and how many tries each gets.
+    center_timeout_s: float = 30.0
+    center_attempts: int = 6
+    #: How often ``printctl serve`` pulls bundles and pushes events, in seconds.
+    pull_every_s: float = 300.0
+    push_every_s: float = 60.0
+    #: Where downloads wait (resumable ``.part`` files) and event bundles are made.
+    spool_dir: Path = Path("spool")
+    #: This station's Ed25519 key that signs its event bundles (created by ``printctl init``
+    #: or ``printctl keys station``); the center trusts its public half under the station name.
+    station_key_file: Path = Path("station.key")
+    #: Printed cards not handed over within this many days are listed as overdue.
+    handover_overdue_days: int = 30
+    #: Days after a handover (or a record's supersession or refusal) before its personal
+    #: data (fields, photo, signature, chip script) is erased.
+    retention_days: int = 90
     base_dir: Path = field(default_factory=Path.cwd)
 
     def resolve(self, path: Path) -> Path:
@@ -134,7 +155,7 @@ def _coerce(key: str, value: Any) -> Any:
     if key == "supervisors" and isinstance(value, list):
         return ",".join(str(v).strip() for v in value)
     try:
-        if key in {"data_key_file", "log_file"}:
+        if key in {"data_key_file", "log_file", "spool_dir", "station_key_file"}:
             if value in ("", None, "none", False):
                 if key == "log_file":
                     return None
@@ -270,6 +291,16 @@ def validate(settings: Settings) -> Settings:
         )
     if settings.low_stock < 0 or settings.low_stock_hopper < 0:
         raise ConfigError("low_stock and low_stock_hopper must be 0 (no warning) or more")
+    if settings.center_url and not settings.center_url.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"center_url must be an http:// or https:// URL, got {settings.center_url!r}"
+        )
+    if settings.center_timeout_s <= 0 or settings.center_attempts < 1:
+        raise ConfigError("center_timeout_s must be positive and center_attempts at least 1")
+    if settings.pull_every_s <= 0 or settings.push_every_s <= 0:
+        raise ConfigError("pull_every_s and push_every_s must be positive")
+    if settings.handover_overdue_days < 1 or settings.retention_days < 1:
+        raise ConfigError("handover_overdue_days and retention_days must be at least 1")
     try:
         ZoneInfo(settings.timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -329,6 +360,25 @@ supervisors = []
 # Warn when the office's blanks on hand, or one printer's hopper, fall this low.
 low_stock = 100
 low_stock_hopper = 10
+
+# The center (spec prr-bundle-v1 §4). Empty center_url: an offline office that moves
+# bundles and events on flash drives only. Put the token in PRINTCTL_CENTER_TOKEN rather
+# than here. `printctl serve` pulls and pushes every pull_every_s / push_every_s seconds.
+center_url = ""
+center_timeout_s = 30
+center_attempts = 6
+pull_every_s = 300
+push_every_s = 60
+# Downloads in progress (resumable) and event bundles being made.
+spool_dir = "spool"
+# Signs this station's event bundles; give its public half to the center
+# (`printctl keys station --out FILE`).
+station_key_file = "station.key"
+
+# Cards printed but not handed over within this many days are listed as overdue; personal
+# data of handed-over (or superseded/refused) records is erased retention_days later.
+handover_overdue_days = 30
+retention_days = 90
 
 # The printers this station drives: a name, the driver URL and the chip encoder's URL.
 # `printctl driver list` shows the drivers. The simulator:

@@ -24,7 +24,7 @@ from printctl.config import load_settings
 from printctl.crypto import generate_key_file
 from printctl.domain import RequestType
 from printctl.logs import configure_logging
-from printctl.models import Job, JobState, Record, RecordState, utcnow
+from printctl.models import EvidenceKind, Job, JobState, Record, RecordState, utcnow
 from printctl.progress import live_progress
 from printctl.queue.batches import BatchFilters
 from printctl.records import open_record
@@ -33,16 +33,15 @@ from printctl.reports.run_report import PrinterLine, RunReport, write_run_report
 from printctl.service import (
     Context,
     UserError,
-    approve_reprint,
     import_bundles,
     new_batch,
     receive_stock,
-    request_reprint,
     run_batches,
     stock,
     stock_report,
     trust_key,
 )
+from printctl.service_records import approve_reprint, request_reprint
 
 # Rated 225 cards/hour (16 s a card) sped up 100×: a printer makes a card every 0.16 s.
 _CARD_MS = 16_000
@@ -253,11 +252,20 @@ def _approve_reprints(ctx: Context) -> int:
     """The demo's supervisor approves every reprint the operator asks for."""
     with Session(ctx.engine) as session:
         waiting = session.exec(
-            select(Record.record_id).where(col(Record.state) == RecordState.AWAITING_APPROVAL.value)
+            select(Record.record_id, Record.request_type).where(
+                col(Record.state) == RecordState.AWAITING_APPROVAL.value
+            )
         ).all()
     supervisor = replace(ctx, actor="demo-supervisor")
-    for record_id in waiting:
-        request_reprint(ctx, record_id, evidence="demo: police letter LP/DEMO")
+    for n, (record_id, request_type) in enumerate(waiting, start=1):
+        # The paper each kind of reprint rests on: a police letter, the damaged card's chip
+        # UID (handed in at the counter), the updated family card's number.
+        evidence = {
+            RequestType.REPLACE_DAMAGED.value: f"04DE{n:010X}",
+            RequestType.DATA_CHANGE.value: f"140901010101{n:04d}",
+        }.get(request_type, f"LP/{n}/XII/2026")
+        kind = EvidenceKind.POLICE_LETTER if request_type == RequestType.NEW.value else None
+        request_reprint(ctx, record_id, evidence=evidence, kind=kind)
         approve_reprint(supervisor, record_id)
     return len(waiting)
 

@@ -34,6 +34,44 @@ class RecordState(enum.StrEnum):
     PRINTED_OUTDATED = "printed-outdated"  #: printed, then a higher version arrived
     FAILED = "failed"  #: its job failed; a person decides what next
     NEEDS_INSPECTION = "needs-inspection"  #: a card may exist; a person must look
+    REFUSED = "refused"  #: a supervisor refused the reprint: never printed
+
+
+#: States after which a record's personal data may be erased once the retention period has
+#: passed (a printed record qualifies once its card is handed over: ``handed_over_at``).
+RETIRED_RECORD_STATES = (RecordState.SUPERSEDED, RecordState.REFUSED)
+
+
+class EvidenceKind(enum.StrEnum):
+    """What a reprint request rests on (the paper a supervisor checks before approving)."""
+
+    POLICE_LETTER = "police-letter"  #: surat keterangan hilang from the police (lost card)
+    SURRENDERED_CARD = "surrendered-card"  #: the damaged card handed in: its chip UID
+    FAMILY_CARD = "family-card"  #: the updated family card (KK) behind a data change
+
+
+class Surrender(enum.StrEnum):
+    """Whether a holder must hand back an earlier card (a data change replaces it)."""
+
+    NONE = ""
+    DUE = "to-surrender"  #: a data change was approved: the old card must come back
+    SURRENDERED = "surrendered"  #: handed back and recorded in the ledger (returned-by-holder)
+
+
+class OutboxState(enum.StrEnum):
+    """Where an issuance event stands on its way to the center."""
+
+    PENDING = "pending"  #: not yet acknowledged by the center
+    DELIVERED = "delivered"  #: the center accepted it (online answer, receipt, or confirmation)
+
+
+class EventType(enum.StrEnum):
+    """Issuance event types (spec ``prr-bundle-v1`` §5)."""
+
+    CARD_PRINTED = "CARD_PRINTED"
+    CARD_HANDED_OVER = "CARD_HANDED_OVER"
+    BLANK_SPOILED = "BLANK_SPOILED"
+    RECORD_QUARANTINED = "RECORD_QUARANTINED"
 
 
 class JobState(enum.StrEnum):
@@ -218,12 +256,26 @@ class Record(SQLModel, table=True):
     payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     photo: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     signature: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    #: The supervisor who approved (or refused) a reprint, and when.
     approved_by: str | None = Field(default=None, max_length=100)
+    decided_at: datetime | None = None
     requested_by: str | None = Field(default=None, max_length=100)
+    #: :class:`EvidenceKind` and its reference (a family-card number is kept masked).
+    evidence_kind: str | None = Field(default=None, max_length=30)
     evidence: str | None = Field(default=None, max_length=500)
     chip_uid: str | None = Field(default=None, max_length=40)
     imported_at: datetime = Field(default_factory=utcnow)
     printed_at: datetime | None = None
+    #: The counter handover: who handed the card over, who checked the fingerprint.
+    handed_over_at: datetime | None = None
+    handed_over_by: str | None = Field(default=None, max_length=100)
+    verified_by: str | None = Field(default=None, max_length=100)
+    #: :class:`Surrender`: must the holder hand this (older) card back?
+    surrender: str = Field(default="", max_length=20)
+    #: When the record was retired (superseded, refused) or its card handed over: the
+    #: retention period counts from here. ``erased_at``: its personal data is gone.
+    retired_at: datetime | None = None
+    erased_at: datetime | None = None
 
 
 class QuarantinedRecord(SQLModel, table=True):
@@ -468,6 +520,41 @@ class Destruction(SQLModel, table=True):
     place: str = Field(default="", max_length=200)
     method: str = Field(default="", max_length=200)
     quantity: int = 0
+
+
+class OutboxEvent(SQLModel, table=True):
+    """An issuance event waiting for (or acknowledged by) the center (spec §5).
+
+    Written in the same transaction as the state change it reports, so the center is never
+    told of something that did not happen and nothing that happened goes untold. It holds
+    no personal data: the NIK is read from the (encrypted) record when the event bundle is
+    made, and a record keeps its data until all its events are delivered.
+    """
+
+    __tablename__ = "outbox_event"
+    __table_args__ = (Index("ix_outbox_state", "state", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(max_length=36, unique=True)
+    type: str = Field(max_length=30)
+    at: datetime = Field(default_factory=utcnow)
+    station: str = Field(max_length=100)
+    printer: str | None = Field(default=None, max_length=100)
+    record_pk: int | None = Field(default=None, foreign_key="record.id", index=True)
+    record_id: str | None = Field(default=None, max_length=100)
+    version: int | None = None
+    chip_uid: str | None = Field(default=None, max_length=40)
+    reason: str | None = Field(default=None, max_length=1000)
+    #: Extra facts for the center as JSON (the bundle and line of a quarantined record, the
+    #: ledger entry of a spoiled blank); never personal data.
+    detail: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    state: str = Field(default=OutboxState.PENDING.value, max_length=20)
+    #: The event bundle it last went out in on a flash drive (awaiting the center's receipt).
+    exported_in: str | None = Field(default=None, max_length=100)
+    exported_at: datetime | None = None
+    delivered_at: datetime | None = None
+    #: How delivery was acknowledged: ``push <bundle>``, ``receipt <bundle>``, ``confirmed by <user>``.
+    delivered_via: str | None = Field(default=None, max_length=200)
 
 
 class AuditEvent(SQLModel, table=True):

@@ -97,6 +97,15 @@ def open_record(row: Record, cipher: DataCipher) -> RecordData:
     )
 
 
+def record_nik(row: Record, cipher: DataCipher) -> str | None:
+    """The holder's NIK from the sealed payload; None once retention has erased it."""
+    if row.erased_at is not None or not row.payload:
+        return None
+    data = json.loads(cipher.decrypt(row.payload, _aad(row.record_id, row.version, "payload")))
+    nik = data.get("nik")
+    return str(nik) if nik else None
+
+
 def has_newer_version(session: Session, record_pk: int) -> bool:
     """True when a higher version of this record has been imported."""
     row = session.get(Record, record_pk)

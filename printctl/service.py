@@ -35,8 +35,6 @@ from printctl.models import (
     BatchState,
     Job,
     JobState,
-    Record,
-    RecordState,
     TrustedKey,
     utcnow,
 )
@@ -213,73 +211,6 @@ def records(ctx: Context, state: str | None = None) -> list[RecordSummary]:
     """Stored and quarantined records."""
     with read_session(ctx.engine) as session:
         return list_records(session, state=state)
-
-
-def _awaiting(session: Session, record_id: str) -> Record:
-    row = session.exec(
-        select(Record)
-        .where(col(Record.record_id) == record_id)
-        .order_by(col(Record.version).desc())
-    ).first()
-    if row is None:
-        raise UserError(f"no record {record_id}")
-    if row.state != RecordState.AWAITING_APPROVAL.value:
-        raise UserError(f"{record_id} v{row.version} is {row.state}, not awaiting approval")
-    return row
-
-
-def request_reprint(ctx: Context, record_id: str, *, evidence: str) -> str:
-    """First half of dual control: the acting user asks for a reprint and names the evidence."""
-    if not evidence.strip():
-        raise UserError(
-            "a reprint request must name its evidence (--evidence): police loss letter "
-            "number, surrendered card, or updated family card (KK)"
-        )
-    with session_scope(ctx.engine) as session:
-        row = _awaiting(session, record_id)
-        row.requested_by = ctx.actor
-        row.evidence = evidence.strip()
-        session.add(row)
-        record_event(
-            session,
-            actor=ctx.actor,
-            station=ctx.station,
-            action="record.reprint-requested",
-            entity="record",
-            entity_id=f"{row.record_id} v{row.version}",
-            detail={"evidence": row.evidence},
-            clock=ctx.clock,
-        )
-        return f"{row.record_id} v{row.version}"
-
-
-def approve_reprint(ctx: Context, record_id: str) -> str:
-    """Second half of dual control: a supervisor (not the requester) approves; it becomes ready."""
-    with session_scope(ctx.engine) as session:
-        row = _awaiting(session, record_id)
-        if not row.requested_by:
-            raise UserError(
-                f"{record_id}: nobody has requested this reprint yet "
-                "(`printctl records request-reprint` with the evidence)"
-            )
-        if row.requested_by.lower() == ctx.actor.lower():
-            raise UserError(
-                f"{ctx.actor} cannot approve a reprint they requested: a second person must approve"
-            )
-        row.state = RecordState.READY.value
-        row.approved_by = ctx.actor
-        session.add(row)
-        record_event(
-            session,
-            actor=ctx.actor,
-            station=ctx.station,
-            action="record.reprint-approved",
-            entity="record",
-            entity_id=f"{row.record_id} v{row.version}",
-            detail={"evidence": row.evidence, "requested_by": row.requested_by},
-            clock=ctx.clock,
-        )
-        return f"{row.record_id} v{row.version}"
 
 
 # ---------------------------------------------------------------------------- stock

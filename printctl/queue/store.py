@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from printctl.audit import Clock, record_event
 from printctl.models import (
     ACTIVE_JOB_STATES,
+    RETIRED_RECORD_STATES,
     Batch,
     BatchState,
     Job,
@@ -171,10 +172,13 @@ def set_record_state(
     row = session.get(Record, record_pk)
     if row is None:
         raise LookupError(f"record row {record_pk} does not exist")
+    values = dict(columns or {})
+    if state in RETIRED_RECORD_STATES:
+        values.setdefault("retired_at", clock())  # the retention period starts here
     session.execute(
         update(Record)
         .where(col(Record.id) == record_pk)
-        .values(state=state.value, state_reason=reason[:500], **(columns or {}))
+        .values(state=state.value, state_reason=reason[:500], **values)
     )
     record_event(
         session,

@@ -26,10 +26,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from printctl import outbox
 from printctl.audit import Clock, lock_journal, record_event
 from printctl.models import (
     ACTIVE_JOB_STATES,
     CARD_STEPS,
+    EventType,
     Job,
     LedgerEntry,
     LedgerKind,
@@ -627,8 +629,9 @@ def record_issued(
     clock: Clock = utcnow,
 ) -> LedgerEntry:
     """One blank became a card handed to the output tray for job ``job_id`` (from the
-    printer's hopper, or, after an inspection, from doubt)."""
-    return post(
+    printer's hopper, or, after an inspection, from doubt). The center hears of it through
+    the outbox (``CARD_PRINTED``), in the same transaction."""
+    entry = post(
         session,
         LedgerKind.ISSUED,
         1,
@@ -648,6 +651,16 @@ def record_issued(
         printer=printer,
         chip_uid=chip_uid,
     )
+    outbox.add_event(
+        session,
+        EventType.CARD_PRINTED,
+        at=entry.at,
+        station=station,
+        job_id=job_id,
+        printer=printer,
+        chip_uid=chip_uid,
+    )
+    return entry
 
 
 def record_in_doubt(
@@ -704,7 +717,7 @@ def record_spoiled(
     if reason is SpoilReason.RETURNED_BY_HOLDER:
         raise StockError("a card handed back by its holder is recorded with holder_return")
     origin = source or (loc.hopper(printer) if printer else loc.VAULT)
-    return post(
+    entry = post(
         session,
         LedgerKind.SPOILED,
         quantity,
@@ -727,6 +740,18 @@ def record_spoiled(
         record_id=record_id,
         note=note[:500],
     )
+    outbox.add_event(
+        session,
+        EventType.BLANK_SPOILED,
+        at=entry.at,
+        station=station,
+        job_id=job_id,
+        printer=printer,
+        chip_uid=chip_uid,
+        reason=reason.value,
+        detail={"quantity": quantity, "ledger_entry": entry.id},
+    )
+    return entry
 
 
 def holder_return(

@@ -131,13 +131,22 @@ def test_reprints_need_a_second_person(office: Path) -> None:
     ok(run(office, "import", str(bundle)))
     records = as_json(run(office, "records", "list", "--json"))
     assert {r["state"] for r in records} == {"awaiting-approval"}
-    target = records[0]["record_id"]
+    target, refused = records[0]["record_id"], records[1]["record_id"]
+    # The evidence each kind of reprint rests on (two of each, one per record).
+    evidence = {
+        "REPLACE_LOST": ["LP/1/XII/2026", "LP/2/XII/2026"],
+        "REPLACE_DAMAGED": ["04A1B2C3D4E5F6", "04A1B2C3D4E5F7"],
+        "DATA_CHANGE": ["1409010101010077", "1409010101010078"],
+    }
     one_line_error(run(office, "records", "approve", target), "nobody has requested")
-    ok(run(office, "records", "request-reprint", target, "--evidence", "LP/1"))
+    for n, record in enumerate(records[:2]):
+        reference = evidence[record["request_type"]][n]
+        ok(run(office, "records", "request-reprint", record["record_id"], "--evidence", reference))
     one_line_error(run(office, "records", "approve", target), "a second person must approve")
     ok(run(office, "records", "approve", target, user="supervisor"))
+    ok(run(office, "records", "refuse", refused, "--reason", "letter is a copy", user="supervisor"))
     states = {r["record_id"]: r["state"] for r in as_json(run(office, "records", "list", "--json"))}
-    assert states[target] == "ready"
+    assert states[target] == "ready" and states[refused] == "refused"
 
 
 def test_a_higher_version_supersedes(office: Path) -> None:
