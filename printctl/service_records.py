@@ -533,9 +533,18 @@ def _compact(ctx: Context) -> None:
     engine = ctx.engine
     try:
         if engine.dialect.name == "sqlite":
-            with engine.connect() as connection:
-                # The WAL still holds the pages as they were when the records arrived.
-                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            # The WAL still holds the pages as they were when the records arrived: copy the
+            # erased pages into the file and empty the log. Outside any transaction (the
+            # engine's connections begin IMMEDIATE), so on the driver's own connection.
+            raw = engine.raw_connection()
+            try:
+                busy, _log, _done = (
+                    raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                )
+            finally:
+                raw.close()
+            if busy:
+                raise RuntimeError("another connection is reading; the log is emptied next pass")
         elif engine.dialect.name == "postgresql":
             # Old tuple versions stay in the heap until VACUUM reclaims them.
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:

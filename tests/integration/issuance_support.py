@@ -40,7 +40,11 @@ def with_clock(ctx: Context, clock: JumpClock) -> Context:
 
 
 def person(
-    i: int, *, request_type: RequestType = RequestType.NEW, nik_serial: int | None = None
+    i: int,
+    *,
+    request_type: RequestType = RequestType.NEW,
+    nik_serial: int | None = None,
+    photo: bytes | None = None,
 ) -> RecordData:
     """Record ``i`` (PRR-I-0000i); people with the same ``nik_serial`` share a NIK."""
     serial = (i if nik_serial is None else nik_serial) + 1
@@ -49,7 +53,7 @@ def person(
         nik=f"140902170890{serial:04d}",
         name=f"WARGA {i}",
         sex=Sex.LAKI_LAKI,
-        photo=b"jpeg-of-warga-%d" % i,
+        photo=photo or b"jpeg-of-warga-%d" % i,
         signature=b"png",
         request_type=request_type,
     )
