@@ -30,6 +30,7 @@ from printctl.cli_common import (
 from printctl.cli_driver import driver_app
 from printctl.cli_records import register as register_record_commands
 from printctl.cli_stock import stock_app
+from printctl.cli_sync import register as register_sync_commands
 from printctl.config import STARTER_CONFIG, Settings
 from printctl.crypto import generate_key_file
 from printctl.progress import live_progress
@@ -69,6 +70,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(stations_app, name="stations")
 app.add_typer(driver_app, name="driver")
 register_record_commands(app, records_app)
+register_sync_commands(app, keys_app)
 
 
 def _show_version(value: bool) -> None:
@@ -120,9 +122,15 @@ def init(
     )
     generate_key_file(key_path)
     _state["config"] = config_path
-    with _context():
-        pass
+    with _context() as ctx:
+        from printctl.service_sync import station_public_key
+
+        station, _pem, _created = station_public_key(ctx)
     out.print(f"Created {config_path} and {key_path} (keep a copy of the key in the office safe).")
+    out.print(
+        f"This station signs its events with key {station.key_id!r}; give the center its "
+        "public half (`printctl keys station --out FILE`)."
+    )
 
 
 @app.command()
