@@ -634,7 +634,8 @@ def read_receipt(data: bytes, *, trusted_keys: Mapping[str, Ed25519PublicKey]) -
     """
     limits = BundleLimits(
         max_total_uncompressed=_MAX_RECEIPT_MANIFEST + _MAX_SIGNATURE_BYTES,
-        max_members=2,
+        # A few spare members so that a wrong file gets the clearer "only a manifest" reason.
+        max_members=8,
         max_manifest_bytes=_MAX_RECEIPT_MANIFEST,
     )
     verified = _open_verified(
