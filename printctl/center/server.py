@@ -185,7 +185,11 @@ class CenterServer:
         if self._thread is not None:
             return
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="fake-center", daemon=True
+            # A short poll interval keeps stop() (and so test teardown) quick.
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="fake-center",
+            daemon=True,
         )
         self._thread.start()
 

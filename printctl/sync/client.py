@@ -226,6 +226,10 @@ class CenterClient:
     def _read_json(self, response: http.client.HTTPResponse, url: str) -> Any:
         with self._network_errors():
             data = response.read(_MAX_JSON + 1)
+        announced = response.getheader("Content-Length")
+        if announced is not None and announced.isdigit() and len(data) < int(announced):
+            # http.client returns what it got at a premature end instead of raising.
+            raise _Retryable("the connection was cut in the middle of the answer")
         if len(data) > _MAX_JSON:
             raise CenterProtocolError(f"the center at {url} sent an answer too large for JSON")
         if response.status != 200:
