@@ -9,6 +9,8 @@ done at the socket level so the client meets the same errors it would in the fie
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import hmac
 import json
@@ -19,12 +21,12 @@ import socket
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import parse_qs, urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -36,7 +38,7 @@ from printctl.sync.eventbundle import (
     receipt_bytes,
 )
 
-__all__ = ["CenterServer", "FaultSwitches"]
+__all__ = ["CenterServer", "EventStore", "FaultSwitches", "ingest_for_receipt"]
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +126,112 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.center._handle(self, "DELETE")
 
 
+class EventStore:
+    """Received events, idempotent by ``event_id``, in ``<state_dir>/events.jsonl``.
+
+    Appends are fsynced before :meth:`add` returns, because an acknowledged event is deleted
+    from the station's outbox. The file is locked (``flock``) for each append and lines other
+    processes appended meanwhile are read first, so ``printctl center receipt`` may run while
+    ``printctl center serve`` uses the same state folder without storing an event twice.
+    """
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = Path(state_dir) / EVENTS_FILE
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._events: dict[str, dict[str, Any]] = {}
+        self._read_up_to = 0
+        with self._locked() as stream:
+            self._repair_torn_tail(stream)
+            self._catch_up(stream)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[BinaryIO]:
+        with self._lock, self.path.open("a+b") as stream:
+            fcntl.flock(stream.fileno(), fcntl.LOCK_EX)
+            try:
+                yield stream
+            finally:
+                fcntl.flock(stream.fileno(), fcntl.LOCK_UN)
+
+    @staticmethod
+    def _repair_torn_tail(stream: BinaryIO) -> None:
+        stream.seek(0)
+        data = stream.read()
+        if data and not data.endswith(b"\n"):
+            # A crash mid-append leaves a torn last line. It was never acknowledged, so drop it
+            # (the station sends it again) rather than glue the next append onto it.
+            stream.truncate(data.rfind(b"\n") + 1)
+            os.fsync(stream.fileno())
+
+    def _catch_up(self, stream: BinaryIO) -> None:
+        stream.seek(self._read_up_to)
+        data = stream.read()
+        complete = data[: data.rfind(b"\n") + 1]
+        for line in complete.splitlines():
+            event = json.loads(line)
+            self._events.setdefault(event["event_id"], event)
+        self._read_up_to += len(complete)
+
+    def events(self) -> dict[str, dict[str, Any]]:
+        """Every stored event by ``event_id`` (including other processes' appends)."""
+        with self._locked() as stream:
+            self._catch_up(stream)
+            return {k: dict(v) for k, v in self._events.items()}
+
+    def add(self, events: Iterable[Mapping[str, Any]]) -> tuple[list[str], list[str]]:
+        """Store the events not yet known; return ``(accepted ids, duplicate ids)`` in order."""
+        accepted: list[str] = []
+        duplicates: list[str] = []
+        with self._locked() as stream:
+            self._catch_up(stream)
+            new: list[dict[str, Any]] = []
+            for event in events:
+                event_id = str(event["event_id"])
+                if event_id in self._events or event_id in accepted:
+                    duplicates.append(event_id)
+                else:
+                    accepted.append(event_id)
+                    new.append(dict(event))
+            if new:
+                lines = b"".join(
+                    json.dumps(e, sort_keys=True, ensure_ascii=False).encode() + b"\n" for e in new
+                )
+                stream.seek(0, os.SEEK_END)
+                stream.write(lines)
+                stream.flush()
+                # Only what is on disk may be acknowledged: the station deletes its copy.
+                os.fsync(stream.fileno())
+                self._read_up_to += len(lines)
+                for event in new:
+                    self._events[event["event_id"]] = event
+        return accepted, duplicates
+
+
+def ingest_for_receipt(
+    store: EventStore,
+    events_zip: bytes,
+    *,
+    station_keys: Mapping[str, Ed25519PublicKey],
+    receipt_key: SigningKey,
+    at: datetime,
+) -> bytes:
+    """Verify a flash-drive event bundle, store its new events, return the signed receipt.
+
+    Raises :class:`~printctl.sync.eventbundle.EventBundleRejected` for a bad bundle (nothing
+    is stored then).
+    """
+    parsed = read_event_bundle(events_zip, trusted_keys=station_keys)
+    accepted, duplicates = store.add(parsed.events)
+    return receipt_bytes(
+        events_bundle_id=parsed.bundle_id,
+        accepted=accepted,
+        duplicates=duplicates,
+        key=receipt_key,
+        at=at,
+    )
+
+
 class CenterServer:
     """The fake center on ``host:port`` (port 0 picks a free one; see :attr:`url`).
 
@@ -160,14 +268,11 @@ class CenterServer:
         self._now = now
         self._stopping = threading.Event()
         self._lock = threading.Lock()  # counters, log and the offer cache
-        self._store_lock = threading.Lock()  # the events file and its index
         self._requests = 0
         self._downloads = 0
         self._log: list[tuple[str, str, int]] = []
         self._offer_cache: dict[Path, tuple[tuple[int, int], _Offer | None]] = {}
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        self._events_path = self.state_dir / EVENTS_FILE
-        self._events = self._load_events()
+        self.store = EventStore(self.state_dir)
         self._httpd = _Server((host, port), _Handler, bind_and_activate=True)
         self._httpd.center = self
         self._thread: threading.Thread | None = None
@@ -220,8 +325,7 @@ class CenterServer:
 
     def received_events(self) -> dict[str, dict[str, Any]]:
         """Every accepted event by ``event_id`` (persisted, so it survives a restart)."""
-        with self._store_lock:
-            return {k: dict(v) for k, v in self._events.items()}
+        return self.store.events()
 
     def requests_log(self) -> list[tuple[str, str, int]]:
         """``(method, path, status)`` of every request read so far (path without the query).
@@ -232,51 +336,7 @@ class CenterServer:
         with self._lock:
             return list(self._log)
 
-    # ------------------------------------------------------------------------ event store
-
-    def _load_events(self) -> dict[str, dict[str, Any]]:
-        events: dict[str, dict[str, Any]] = {}
-        if not self._events_path.exists():
-            return events
-        data = self._events_path.read_bytes()
-        if data and not data.endswith(b"\n"):
-            # A crash mid-append leaves a torn last line; it was never acknowledged, so drop it
-            # (the station will send it again) rather than glue the next append onto it.
-            keep = data.rfind(b"\n") + 1
-            with self._events_path.open("r+b") as stream:
-                stream.truncate(keep)
-                os.fsync(stream.fileno())
-            data = data[:keep]
-        for line in data.splitlines():
-            event = json.loads(line)
-            events.setdefault(event["event_id"], event)
-        return events
-
-    def _store(self, events: tuple[dict[str, Any], ...]) -> tuple[list[str], list[str]]:
-        """Append the new events durably; return (accepted ids, duplicate ids)."""
-        accepted: list[str] = []
-        duplicates: list[str] = []
-        with self._store_lock:
-            new: list[dict[str, Any]] = []
-            for event in events:
-                event_id = event["event_id"]
-                if event_id in self._events:
-                    duplicates.append(event_id)
-                else:
-                    accepted.append(event_id)
-                    new.append(event)
-            if new:
-                lines = b"".join(
-                    json.dumps(e, sort_keys=True, ensure_ascii=False).encode() + b"\n" for e in new
-                )
-                with self._events_path.open("ab") as stream:
-                    stream.write(lines)
-                    stream.flush()
-                    # Only what is on disk may be acknowledged: the station deletes its copy.
-                    os.fsync(stream.fileno())
-                for event in new:
-                    self._events[event["event_id"]] = event
-        return accepted, duplicates
+    # ------------------------------------------------------------------------ receipts
 
     def receipt_for(self, events_zip: bytes) -> bytes:
         """Ingest an event bundle carried on a flash drive and return the signed receipt.
@@ -287,13 +347,11 @@ class CenterServer:
         """
         if self._receipt_key is None:
             raise ValueError("the center has no receipt key to sign receipts with")
-        parsed = read_event_bundle(events_zip, trusted_keys=self._station_keys)
-        accepted, duplicates = self._store(parsed.events)
-        return receipt_bytes(
-            events_bundle_id=parsed.bundle_id,
-            accepted=accepted,
-            duplicates=duplicates,
-            key=self._receipt_key,
+        return ingest_for_receipt(
+            self.store,
+            events_zip,
+            station_keys=self._station_keys,
+            receipt_key=self._receipt_key,
             at=self._now(),
         )
 
@@ -503,7 +561,7 @@ class CenterServer:
         except EventBundleRejected as exc:
             self._json(handler, "POST", path, 400, {"error": exc.reason})
             return
-        accepted, duplicates = self._store(parsed.events)
+        accepted, duplicates = self.store.add(parsed.events)
         with self._lock:
             self._downloads += 1
             number = self._downloads
