@@ -16,6 +16,7 @@ import typer
 from rich.table import Table
 
 from printctl import __version__
+from printctl.cli_center_serve import center_receipt, center_serve
 from printctl.cli_common import (
     USER_ERRORS,
     CliError,
@@ -785,6 +786,10 @@ def center_kinds(json_out: JsonOpt = False) -> None:
     for kind, rule in BAD_BUNDLE_KINDS.items():
         table.add_row(kind, str(rule))
     out.print(table)
+
+
+center_app.command("serve")(center_serve)
+center_app.command("receipt")(center_receipt)
 
 
 # ---------------------------------------------------------------------------- audit
