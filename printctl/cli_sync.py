@@ -140,7 +140,9 @@ def events_status(json_out: JsonOpt = False) -> None:
     if json_out:
         _print_json(counts.as_dict())
         return
-    out.print(f"Pending: {counts.pending} (on a flash drive, awaiting a receipt: {counts.exported})")
+    out.print(
+        f"Pending: {counts.pending} (on a flash drive, awaiting a receipt: {counts.exported})"
+    )
     for event_type, n in counts.pending_by_type.items():
         out.print(f"  {event_type}: {n}")
     if counts.oldest_pending:
@@ -174,7 +176,9 @@ def keys_station(
     if out_file is not None:
         out_file.write_bytes(pem)
     verb = "Created" if created else "Station"
-    out.print(f"{verb} key {key.key_id!r}" + (f"; public key written to {out_file}" if out_file else ":"))
+    out.print(
+        f"{verb} key {key.key_id!r}" + (f"; public key written to {out_file}" if out_file else ":")
+    )
     if out_file is None:
         out.print(pem.decode().rstrip())
 

@@ -174,12 +174,17 @@ def pull(ctx: Context, client: CenterClient | None = None) -> PullResult:
         result.error = str(exc)
         log.warning("pull stopped", reason=str(exc))
     if result.offered or result.error:
-        _journal(ctx, "center.pulled", result.error, {
-        "after": after,
-        "offered": result.offered,
-        "imported": [o.bundle_id for o in result.outcomes if o.outcome == "imported"],
-        "rejected": [o.bundle_id for o in result.outcomes if o.outcome == "rejected"],
-    })
+        _journal(
+            ctx,
+            "center.pulled",
+            result.error,
+            {
+                "after": after,
+                "offered": result.offered,
+                "imported": [o.bundle_id for o in result.outcomes if o.outcome == "imported"],
+                "rejected": [o.bundle_id for o in result.outcomes if o.outcome == "rejected"],
+            },
+        )
     return result
 
 
@@ -270,12 +275,17 @@ def push(
     with read_session(ctx.engine) as session:
         result.pending = outbox.counts(session).pending
     if result.sent or result.error:
-        _journal(ctx, "center.pushed", result.error, {
-            "bundles": result.bundles,
-            "sent": result.sent,
-            "accepted": result.accepted,
-            "duplicates": result.duplicates,
-        })
+        _journal(
+            ctx,
+            "center.pushed",
+            result.error,
+            {
+                "bundles": result.bundles,
+                "sent": result.sent,
+                "accepted": result.accepted,
+                "duplicates": result.duplicates,
+            },
+        )
     return result
 
 
@@ -412,9 +422,7 @@ def confirm_export(ctx: Context, bundle_id: str) -> int:
         )
         if not ids:
             raise UserError(f"no pending events went out in event bundle {bundle_id}")
-        done = outbox.mark_delivered(
-            session, ids, via=f"confirmed by {ctx.actor}", at=ctx.clock()
-        )
+        done = outbox.mark_delivered(session, ids, via=f"confirmed by {ctx.actor}", at=ctx.clock())
         record_event(
             session,
             actor=ctx.actor,
@@ -494,8 +502,8 @@ def run_sync_loop(
     while True:
         now = monotonic()
         for task in schedule.due(now):
-            outcome: PullResult | PushResult = pull(ctx, client) if task == "pull" else push(
-                ctx, client
+            outcome: PullResult | PushResult = (
+                pull(ctx, client) if task == "pull" else push(ctx, client)
             )
             schedule.done(task, monotonic(), ok=outcome.error is None)
             report(task, outcome)

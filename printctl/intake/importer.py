@@ -20,6 +20,7 @@ from sqlalchemy import Engine, func, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from printctl import outbox
 from printctl.audit import Clock, EventSpec, record_event, record_events
 from printctl.crypto import DataCipher
 from printctl.db import read_session
@@ -29,6 +30,7 @@ from printctl.logs import get_logger
 from printctl.models import (
     ACTIVE_JOB_STATES,
     Bundle,
+    EventType,
     Job,
     JobState,
     QuarantinedRecord,
@@ -245,6 +247,22 @@ def _store(
                 for q in parsed.quarantined
             ],
         )
+        # The center hears of each quarantined line (with the import, in its transaction).
+        outbox.add_events(
+            session,
+            [
+                {
+                    "type": EventType.RECORD_QUARANTINED.value,
+                    "at": now,
+                    "station": station,
+                    "record_id": q.record_id,
+                    "version": q.version,
+                    "reason": q.reason,
+                    "detail": {"bundle_id": parsed.bundle_id, "line": q.line},
+                }
+                for q in parsed.quarantined
+            ],
+        )
     session.add(
         Bundle(
             bundle_id=parsed.bundle_id,
@@ -407,15 +425,16 @@ def _supersede(
             else:
                 # Superseded already, or a card in a printer / under inspection: a person
                 # decides once its outcome is known.
-                if row.state not in (RecordState.SUPERSEDED.value,):
+                if row.state not in (RecordState.SUPERSEDED.value, RecordState.REFUSED.value):
                     outcome.warnings.append(
                         f"{label} is {row.state}; version {version} waits for a decision"
                     )
                 continue
+            retired = {"retired_at": clock()} if new_state == RecordState.SUPERSEDED.value else {}
             session.execute(
                 update(Record)
                 .where(col(Record.id) == row.id)
-                .values(state=new_state, state_reason=reason)
+                .values(state=new_state, state_reason=reason, **retired)
             )
             record_event(
                 session,

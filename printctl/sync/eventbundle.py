@@ -70,6 +70,9 @@ RECEIPT_FORMAT = "events-receipt/1"
 EVENT_TYPES = frozenset({"CARD_PRINTED", "CARD_HANDED_OVER", "BLANK_SPOILED", "RECORD_QUARANTINED"})
 #: Event types that must say why (spec §5).
 TYPES_WITH_REASON = frozenset({"BLANK_SPOILED", "RECORD_QUARANTINED"})
+#: Types whose event may name no record (record_id and version both null): a blank spoiled
+#: outside any job (damaged in the vault), a quarantined line that carries no valid id.
+TYPES_WITHOUT_RECORD = TYPES_WITH_REASON
 
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
@@ -262,11 +265,14 @@ def _event_problem(obj: object) -> str | None:
     if kind not in EVENT_TYPES:
         return f"event {event_id[:40]!r} has type {str(kind)[:40]!r}, which is not an event type"
     record_id = obj.get("record_id")
-    if not isinstance(record_id, str) or not record_id:
-        return f"event {event_id[:40]!r} has no record_id"
     version = obj.get("version")
-    if not isinstance(version, int) or isinstance(version, bool):
-        return f"event {event_id[:40]!r} has no whole-number version"
+    if record_id is None and version is None and kind in TYPES_WITHOUT_RECORD:
+        pass  # a blank spoiled outside any job, or a quarantined line with no valid id
+    else:
+        if not isinstance(record_id, str) or not record_id:
+            return f"event {event_id[:40]!r} has no record_id"
+        if not isinstance(version, int) or isinstance(version, bool):
+            return f"event {event_id[:40]!r} has no whole-number version"
     if _parse_timestamp(obj.get("at")) is None:
         return f"event {event_id[:40]!r}: at is not an ISO-8601 time with a time zone"
     if kind in TYPES_WITH_REASON:

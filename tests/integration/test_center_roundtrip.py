@@ -102,7 +102,11 @@ def test_every_bundle_and_event_crosses_exactly_once_with_every_fault_on(
 
     center.go_offline(0)
     center.faults = FaultSwitches(
-        drop_every=2, drop_after_bytes=4096, stall_every=5, stall_s=1.0, error_every=3,
+        drop_every=2,
+        drop_after_bytes=4096,
+        stall_every=5,
+        stall_s=1.0,
+        error_every=3,
         corrupt_every=3,
     )
     for _attempt in range(10):
