@@ -88,16 +88,20 @@ def push_cmd(json_out: JsonOpt = False) -> None:
 
 def export_events_cmd(
     directory: Annotated[Path, typer.Argument(help="The mounted flash drive (a folder).")],
+    again: Annotated[
+        bool,
+        typer.Option("--again", help="Also the events an earlier drive carried (it was lost)."),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Write the pending events to a flash drive as signed event bundles for the center.
+    """Write the events no drive has carried yet to a flash drive, as signed event bundles.
 
     They stay pending until the center's receipt comes back (`printctl import-receipt`).
     """
     from printctl.service_sync import export_events
 
     with _context(quiet_console=json_out) as ctx:
-        result = export_events(ctx, directory)
+        result = export_events(ctx, directory, again=again)
     if json_out:
         _print_json(result.as_dict())
         return
@@ -150,6 +154,50 @@ def events_status(json_out: JsonOpt = False) -> None:
     out.print(f"Delivered: {counts.delivered}")
 
 
+@events_app.command("list")
+def events_list(
+    state: Annotated[
+        str | None, typer.Option(help="pending, delivered or rejected (refused by the center).")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 200,
+    json_out: JsonOpt = False,
+) -> None:
+    """Outbox events, newest first; a rejected one shows the center's reason."""
+    from rich.table import Table
+
+    from printctl.service_sync import list_events
+
+    with _context(quiet_console=json_out) as ctx:
+        rows = list_events(ctx, state=state, limit=limit)
+    if json_out:
+        _print_json(
+            [
+                {
+                    "event_id": e.event_id,
+                    "type": e.type,
+                    "record_id": e.record_id,
+                    "version": e.version,
+                    "at": e.at.isoformat(),
+                    "state": e.state,
+                    "exported_in": e.exported_in,
+                    "delivered_via": e.delivered_via,
+                    "problem": e.problem,
+                }
+                for e in rows
+            ]
+        )
+        return
+    table = Table()
+    for name in ("at", "type", "record", "state", "via / problem"):
+        table.add_column(name)
+    for e in rows:
+        record = f"{e.record_id} v{e.version}" if e.record_id else ""
+        table.add_row(
+            f"{e.at:%Y-%m-%d %H:%M}", e.type, record, e.state, e.problem or e.delivered_via or ""
+        )
+    out.print(table)
+
+
 @events_app.command("confirm")
 def events_confirm(
     bundle_id: Annotated[str, typer.Argument(help="The exported event bundle's id.")],
@@ -184,11 +232,11 @@ def keys_station(
 
 
 def serve_cmd(
-    once: Annotated[bool, typer.Option("--once", help="Pull and push once, then stop.")] = False,
+    once: Annotated[bool, typer.Option("--once", help="Run each task once, then stop.")] = False,
 ) -> None:
-    """Keep in touch with the center: pull bundles every pull_every_s and push events every
-    push_every_s, riding out outages. Stop with Ctrl-C."""
-    from printctl.service_sync import PullResult, run_sync_loop
+    """Keep the office in touch: pull bundles every pull_every_s and push events every
+    push_every_s (riding out outages), and erase expired personal data daily. Ctrl-C stops."""
+    from printctl.service_sync import PullResult, PushResult, run_service_loop, serve_tasks
 
     stop = threading.Event()
 
@@ -199,24 +247,29 @@ def serve_cmd(
     signal.signal(signal.SIGINT, on_signal)
 
     def report(task: str, result: Any) -> None:
-        if result.error:
+        if isinstance(result, Exception):
+            err.print(f"{task}: failed, retrying later: {result}", soft_wrap=True)
+        elif getattr(result, "error", None):
             err.print(f"{task}: center unreachable, retrying later: {result.error}", soft_wrap=True)
         elif isinstance(result, PullResult):
             if result.outcomes:
                 done = ", ".join(f"{o.bundle_id} {o.outcome}" for o in result.outcomes)
                 out.print(f"pull: {done}")
-        elif result.sent:
-            out.print(f"push: {result.sent} events delivered")
+        elif isinstance(result, PushResult):
+            if result.sent:
+                out.print(f"push: {result.sent} events delivered")
+        elif getattr(result, "erased", None):
+            out.print(f"erase: personal data of {len(result.erased)} records erased")
 
     with _context() as ctx:
-        out.print(
-            f"Serving {ctx.settings.station}: center {ctx.settings.center_url or '(none)'}, pull "
-            f"every {ctx.settings.pull_every_s:g} s, push every {ctx.settings.push_every_s:g} s."
-        )
-        run_sync_loop(
+        tasks = serve_tasks(ctx)
+        center = ctx.settings.center_url or "none (flash drives only)"
+        out.print(f"Serving {ctx.settings.station}: center {center}; tasks {', '.join(tasks)}.")
+        run_service_loop(
             ctx,
             stop=(lambda _s: True) if once else stop.wait,
             monotonic=time.monotonic,
+            tasks=tasks,
             report=report,
         )
     out.print("Stopped.")

@@ -63,6 +63,9 @@ class OutboxState(enum.StrEnum):
 
     PENDING = "pending"  #: not yet acknowledged by the center
     DELIVERED = "delivered"  #: the center accepted it (online answer, receipt, or confirmation)
+    #: The center refused it (its answer is in ``problem``): set aside so the events behind
+    #: it flow on; a person looks (``printctl events list --state rejected``).
+    REJECTED = "rejected"
 
 
 class EventType(enum.StrEnum):
@@ -555,6 +558,8 @@ class OutboxEvent(SQLModel, table=True):
     delivered_at: datetime | None = None
     #: How delivery was acknowledged: ``push <bundle>``, ``receipt <bundle>``, ``confirmed by <user>``.
     delivered_via: str | None = Field(default=None, max_length=200)
+    #: Why the center refused it (state ``rejected``).
+    problem: str | None = Field(default=None, max_length=1000)
 
 
 class AuditEvent(SQLModel, table=True):

@@ -35,6 +35,7 @@ __all__ = [
     "event_payload",
     "mark_delivered",
     "mark_exported",
+    "mark_rejected",
     "pending",
 ]
 
@@ -68,12 +69,12 @@ def add_event(
         type=event_type.value,
         at=at,
         station=station,
-        printer=printer,
+        printer=printer or None,
         record_pk=record_pk,
-        record_id=record_id,
+        record_id=record_id or None,
         version=version,
-        chip_uid=chip_uid,
-        reason=reason[:1000] if reason else None,
+        chip_uid=chip_uid or None,
+        reason=_reason(event_type.value, reason),
         detail=json.dumps(dict(detail or {}), sort_keys=True, default=str),
     )
     session.add(event)
@@ -92,8 +93,11 @@ def add_events(session: Session, rows: Iterable[Mapping[str, Any]]) -> int:
         item = dict(row)
         item["event_id"] = str(uuid.uuid4())
         item["detail"] = json.dumps(dict(item.get("detail") or {}), sort_keys=True, default=str)
-        if item.get("reason"):
-            item["reason"] = str(item["reason"])[:1000]
+        item["reason"] = _reason(str(item["type"]), item.get("reason"))
+        for name in ("record_id", "chip_uid", "printer"):
+            item[name] = item.get(name) or None
+        if not isinstance(item.get("version"), int) or isinstance(item.get("version"), bool):
+            item["version"] = None
         item.setdefault("state", OutboxState.PENDING.value)
         values.append(item)
     if values:
@@ -101,8 +105,27 @@ def add_events(session: Session, rows: Iterable[Mapping[str, Any]]) -> int:
     return len(values)
 
 
-def pending(session: Session, *, limit: int | None = None, after_id: int = 0) -> list[OutboxEvent]:
-    """Undelivered events, oldest first."""
+#: Event types that must say why (spec §5).
+_NEEDS_REASON = {EventType.BLANK_SPOILED.value, EventType.RECORD_QUARANTINED.value}
+
+
+def _reason(event_type: str, reason: object) -> str | None:
+    """The reason as the center will accept it: never blank where the spec wants one (an
+    event the center would refuse must not be written at all)."""
+    text = str(reason).strip()[:1000] if reason is not None else ""
+    if not text and event_type in _NEEDS_REASON:
+        return "unspecified"
+    return text or None
+
+
+def pending(
+    session: Session,
+    *,
+    limit: int | None = None,
+    after_id: int = 0,
+    unexported: bool = False,
+) -> list[OutboxEvent]:
+    """Undelivered events, oldest first (``unexported``: only those not yet on a drive)."""
     query = (
         select(OutboxEvent)
         .where(
@@ -111,6 +134,8 @@ def pending(session: Session, *, limit: int | None = None, after_id: int = 0) ->
         )
         .order_by(col(OutboxEvent.id))
     )
+    if unexported:
+        query = query.where(col(OutboxEvent.exported_in).is_(None))
     if limit is not None:
         query = query.limit(limit)
     return list(session.exec(query).all())
@@ -164,6 +189,19 @@ def mark_delivered(
     return done
 
 
+def mark_rejected(session: Session, event_ids: Sequence[str], *, problem: str) -> int:
+    """Set refused events aside with the center's reason (still pending ones only)."""
+    result = session.execute(
+        update(OutboxEvent)
+        .where(
+            col(OutboxEvent.event_id).in_(list(event_ids)),
+            col(OutboxEvent.state) == OutboxState.PENDING.value,
+        )
+        .values(state=OutboxState.REJECTED.value, problem=problem[:1000])
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def mark_exported(
     session: Session, event_ids: Sequence[str], *, bundle_id: str, at: datetime
 ) -> None:
@@ -184,6 +222,7 @@ class OutboxCounts:
     pending: int
     exported: int
     delivered: int
+    rejected: int
     pending_by_type: dict[str, int]
     oldest_pending: datetime | None
 
@@ -193,6 +232,7 @@ class OutboxCounts:
             "pending": self.pending,
             "exported_awaiting_receipt": self.exported,
             "delivered": self.delivered,
+            "rejected": self.rejected,
             "pending_by_type": self.pending_by_type,
             "oldest_pending": self.oldest_pending.isoformat() if self.oldest_pending else None,
         }
@@ -213,9 +253,10 @@ def counts(session: Session) -> OutboxCounts:
             col(OutboxEvent.exported_in).is_not(None),
         )
     ).one()
-    delivered = session.exec(
-        select(func.count()).where(col(OutboxEvent.state) == OutboxState.DELIVERED.value)
-    ).one()
+    by_state = dict(
+        session.exec(select(OutboxEvent.state, func.count()).group_by(col(OutboxEvent.state))).all()
+    )
+    delivered = by_state.get(OutboxState.DELIVERED.value, 0)
     oldest = session.exec(
         select(func.min(OutboxEvent.at)).where(col(OutboxEvent.state) == OutboxState.PENDING.value)
     ).one()
@@ -223,6 +264,7 @@ def counts(session: Session) -> OutboxCounts:
         pending=sum(by_type.values()),
         exported=int(exported),
         delivered=int(delivered),
+        rejected=int(by_state.get(OutboxState.REJECTED.value, 0)),
         pending_by_type=dict(sorted(by_type.items())),
         oldest_pending=oldest,
     )

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text, update
+from sqlalchemy import or_, text, update
 from sqlmodel import Session, col, select
 
 from printctl import outbox
-from printctl.audit import record_event
+from printctl.audit import lock_journal, record_event
 from printctl.db import read_session, session_scope
 from printctl.domain import RequestType, mask_nik
 from printctl.models import (
@@ -130,6 +130,7 @@ def request_reprint(
             "number, surrendered card's chip UID, or updated family card (KK) number"
         )
     with session_scope(ctx.engine) as session:
+        lock_journal(session)  # the writers' one lock order (see printctl.audit)
         row = _awaiting(session, record_id)
         request_type = RequestType(row.request_type)
         chosen = kind or DEFAULT_EVIDENCE.get(request_type)
@@ -160,13 +161,29 @@ def request_reprint(
         )
         if chosen is EvidenceKind.SURRENDERED_CARD:
             _surrendered(
-                session, ctx, reference, f"handed in with the reprint request of {_label(row)}"
+                session,
+                ctx,
+                reference,
+                f"handed in with the reprint request of {_label(row)}",
+                holder=row,
             )
         return _label(row)
 
 
-def _surrendered(session: Session, ctx: Context, chip_uid: str, note: str) -> None:
-    """Record an old card handed back: the ledger's returned-by-holder, and the record it was."""
+def _same_holder(row: Record) -> Any:
+    """Rows of the same holder as ``row``: the same record (any version, also once erased)
+    or the same NIK (its keyed hash, while the data is kept)."""
+    same_record = col(Record.record_id) == row.record_id
+    if not row.nik_hash:
+        return same_record
+    return or_(same_record, col(Record.nik_hash) == row.nik_hash)
+
+
+def _surrendered(
+    session: Session, ctx: Context, chip_uid: str, note: str, *, holder: Record
+) -> None:
+    """Record an old card handed back: the ledger's returned-by-holder, and (when it is one
+    of this holder's cards) the record it was printed for."""
     try:
         holder_return(
             session,
@@ -181,7 +198,7 @@ def _surrendered(session: Session, ctx: Context, chip_uid: str, note: str) -> No
         raise UserError(str(exc)) from None
     session.execute(
         update(Record)
-        .where(col(Record.chip_uid) == chip_uid)
+        .where(col(Record.chip_uid) == chip_uid, _same_holder(holder))
         .values(surrender=Surrender.SURRENDERED.value)
     )
 
@@ -205,6 +222,7 @@ def approve_reprint(ctx: Context, record_id: str) -> str:
     ready for a batch. Approving a data change marks the holder's earlier cards as to be
     surrendered."""
     with session_scope(ctx.engine) as session:
+        lock_journal(session)  # the writers' one lock order (see printctl.audit)
         row = _decide(ctx, session, record_id, "a second person must approve")
         now = ctx.clock()
         row.state = RecordState.READY.value
@@ -237,9 +255,8 @@ def _mark_earlier_cards_due(session: Session, row: Record) -> list[str]:
     """The holder's other printed cards (same NIK) must come back: mark them to surrender."""
     earlier = session.exec(
         select(Record).where(
-            col(Record.nik_hash) == row.nik_hash,
+            _same_holder(row),
             col(Record.id) != row.id,
-            col(Record.nik_hash) != "",
             col(Record.state).in_([RecordState.PRINTED.value, RecordState.PRINTED_OUTDATED.value]),
             col(Record.surrender) == Surrender.NONE.value,
         )
@@ -255,6 +272,7 @@ def refuse_reprint(ctx: Context, record_id: str, *, reason: str) -> str:
     if not reason.strip():
         raise UserError("say why the reprint is refused (--reason)")
     with session_scope(ctx.engine) as session:
+        lock_journal(session)  # the writers' one lock order (see printctl.audit)
         row = _decide(ctx, session, record_id, "a second person must decide")
         now = ctx.clock()
         row.state = RecordState.REFUSED.value
@@ -289,6 +307,7 @@ def handover(ctx: Context, record_id: str, *, verified_by: str) -> str:
     if not verified_by.strip():
         raise UserError("--verified-by must name who checked the fingerprint")
     with session_scope(ctx.engine) as session:
+        lock_journal(session)  # the writers' one lock order (see printctl.audit)
         rows = session.exec(
             select(Record)
             .where(col(Record.record_id) == record_id)
@@ -306,6 +325,11 @@ def handover(ctx: Context, record_id: str, *, verified_by: str) -> str:
                 )
             raise UserError(f"{record_id} has no printed card to hand over ({rows[0].state})")
         row = printed[0]
+        if row.surrender == Surrender.DUE.value:
+            raise UserError(
+                f"{_label(row)} was replaced by an approved data change: do not hand it over; "
+                "the new card replaces it"
+            )
         if row.handed_over_at is not None:
             raise UserError(
                 f"{_label(row)} was handed over on {row.handed_over_at:%Y-%m-%d %H:%M} UTC "
@@ -393,6 +417,7 @@ def surrender(ctx: Context, record_id: str, *, chip_uid: str, note: str = "") ->
     """The holder handed back the earlier card a data change replaced."""
     uid = check_evidence(RequestType.NEW, EvidenceKind.SURRENDERED_CARD, chip_uid)
     with session_scope(ctx.engine) as session:
+        lock_journal(session)  # the writers' one lock order (see printctl.audit)
         rows = session.exec(
             select(Record).where(
                 col(Record.record_id) == record_id, col(Record.surrender) == Surrender.DUE.value
@@ -406,7 +431,11 @@ def surrender(ctx: Context, record_id: str, *, chip_uid: str, note: str = "") ->
                 f"{_label(row)}'s card has chip {row.chip_uid}, not {uid}: is it the right card?"
             )
         _surrendered(
-            session, ctx, uid, note.strip() or f"{_label(row)} surrendered after a data change"
+            session,
+            ctx,
+            uid,
+            note.strip() or f"{_label(row)} surrendered after a data change",
+            holder=row,
         )
         record_event(
             session,
@@ -449,6 +478,7 @@ def erase_expired(ctx: Context, *, dry_run: bool = False) -> ErasureResult:
     """
     cutoff = ctx.clock() - timedelta(days=ctx.settings.retention_days)
     with session_scope(ctx.engine) as session:
+        lock_journal(session)  # the writers' one lock order (see printctl.audit)
         candidates = session.exec(
             select(Record).where(
                 col(Record.erased_at).is_(None),
@@ -483,6 +513,7 @@ def erase_expired(ctx: Context, *, dry_run: bool = False) -> ErasureResult:
                     signature=b"",
                     nik_hash="",
                     district="",
+                    state_reason="",  # a refusal's words may name the person
                     erased_at=ctx.clock(),
                 )
             )
@@ -497,7 +528,9 @@ def erase_expired(ctx: Context, *, dry_run: bool = False) -> ErasureResult:
                 detail={"records": erased, "retention_days": ctx.settings.retention_days},
                 clock=ctx.clock,
             )
-    if erased and not dry_run:
+    if not dry_run:
+        # Every pass, not only one that erased: a pass whose compaction was busy (a reader
+        # open) leaves old pages in the log until a later pass empties it.
         _compact(ctx)
     return ErasureResult(erased=erased, waiting_for_center=waiting, dry_run=dry_run)
 
@@ -521,7 +554,8 @@ def _events_pending(session: Session, row: Record) -> bool:
         session.exec(
             select(OutboxEvent.id).where(
                 col(OutboxEvent.record_pk) == row.id,
-                col(OutboxEvent.state) == OutboxState.PENDING.value,
+                # A refused event needs a person, and maybe the data: keep it until then.
+                col(OutboxEvent.state).in_([OutboxState.PENDING.value, OutboxState.REJECTED.value]),
             )
         ).first()
         is not None

@@ -12,8 +12,12 @@ same event bundles; the center's signed receipt, imported back, marks them deliv
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
+import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +26,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from printctl import outbox
-from printctl.audit import record_event
+from printctl.audit import lock_journal, record_event
 from printctl.db import read_session, session_scope
 from printctl.intake.importer import ImportOutcome, trusted_keys
 from printctl.logs import get_logger
@@ -119,6 +123,8 @@ class PullResult:
     after: int
     offered: int = 0
     skipped: list[str] = field(default_factory=list)  #: bundles this office already holds
+    #: Bundles rejected by an earlier pull and offered again unchanged: not fetched again.
+    refused: list[str] = field(default_factory=list)
     outcomes: list[ImportOutcome] = field(default_factory=list)
     error: str | None = None
 
@@ -128,6 +134,7 @@ class PullResult:
             "after": self.after,
             "offered": self.offered,
             "skipped": self.skipped,
+            "refused": self.refused,
             "outcomes": [o.as_dict() for o in self.outcomes],
             "error": self.error,
         }
@@ -149,28 +156,84 @@ def _held(session: Session) -> tuple[set[str], int]:
     return ids, after
 
 
+#: Room a download must leave on the spool's disk (the database often shares it).
+DISK_MARGIN_BYTES = 512 * 1024**2
+
+
+class SyncBusy(Exception):
+    """Another pull is using this spool (``printctl serve`` and a manual pull at once)."""
+
+
+@contextlib.contextmanager
+def _spool_lock(incoming: Path) -> Iterator[None]:
+    """One pull at a time per spool: two would share and delete each other's files."""
+    with (incoming.parent / ".pull.lock").open("a") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SyncBusy(
+                f"another pull is running on {incoming} (printctl serve?); try again later"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+_PULL_ERRORS: tuple[type[Exception], ...] = (*SYNC_ERRORS, SyncBusy)
+
+
+def _clean_spool(incoming: Path, held: set[str]) -> None:
+    """Delete downloads of bundles already held: a pull killed between import and delete, or
+    a bundle that meanwhile came on a flash drive, must not leave personal data behind."""
+    for path in incoming.iterdir():
+        bundle_id = path.name.split(".", 1)[0]
+        if bundle_id in held and path.name.endswith((".prr.zip", ".prr.zip.part")):
+            path.unlink(missing_ok=True)
+
+
+def _refused_marker(spool: Path, offer: BundleOffer) -> Path:
+    return spool / "rejected" / f"{offer.bundle_id}.{offer.sha256}"
+
+
 def pull(ctx: Context, client: CenterClient | None = None) -> PullResult:
-    """Fetch and import every bundle the center offers that this office does not hold."""
+    """Fetch and import every bundle the center offers that this office does not hold.
+
+    A bundle the import rejected is not fetched again while the center offers the same file
+    (same SHA-256); it is listed in ``refused`` each time until the center replaces it.
+    """
     client = client or center_client(ctx)
+    spool = ctx.settings.resolve(ctx.settings.spool_dir)
+    incoming = spool / "incoming"
+    incoming.mkdir(parents=True, exist_ok=True)
     with read_session(ctx.engine) as session:
         held, after = _held(session)
     result = PullResult(after=after)
-    incoming = ctx.settings.resolve(ctx.settings.spool_dir) / "incoming"
-    incoming.mkdir(parents=True, exist_ok=True)
     try:
-        offers = _offers(ctx, client, after)
-        result.offered = len(offers)
-        for offer in offers:
-            if offer.bundle_id in held:
-                result.skipped.append(offer.bundle_id)
-                continue
-            path = client.download(offer, incoming)
-            try:
-                result.outcomes.extend(import_bundles(ctx, [path]))
-            finally:
-                # The file holds personal data in clear: once imported (or refused) it goes.
-                path.unlink(missing_ok=True)
-    except SYNC_ERRORS as exc:
+        with _spool_lock(incoming):
+            _clean_spool(incoming, held)
+            offers = _offers(ctx, client, after)
+            result.offered = len(offers)
+            for offer in offers:
+                if offer.bundle_id in held:
+                    result.skipped.append(offer.bundle_id)
+                    continue
+                if _refused_marker(spool, offer).exists():
+                    result.refused.append(offer.bundle_id)
+                    continue
+                _check_room(incoming, offer)
+                path = client.download(offer, incoming)
+                try:
+                    outcomes = import_bundles(ctx, [path])
+                finally:
+                    # The file holds personal data in clear: once imported (or refused) it goes.
+                    path.unlink(missing_ok=True)
+                result.outcomes.extend(outcomes)
+                if any(_refused_for_good(o) for o in outcomes):
+                    marker = _refused_marker(spool, offer)
+                    marker.parent.mkdir(parents=True, exist_ok=True)
+                    marker.write_text("; ".join(o.reason or "" for o in outcomes) + "\n")
+    except _PULL_ERRORS as exc:
         result.error = str(exc)
         log.warning("pull stopped", reason=str(exc))
     if result.offered or result.error:
@@ -183,9 +246,30 @@ def pull(ctx: Context, client: CenterClient | None = None) -> PullResult:
                 "offered": result.offered,
                 "imported": [o.bundle_id for o in result.outcomes if o.outcome == "imported"],
                 "rejected": [o.bundle_id for o in result.outcomes if o.outcome == "rejected"],
+                "refused_before": result.refused,
             },
         )
     return result
+
+
+def _refused_for_good(outcome: ImportOutcome) -> bool:
+    """A rejection that the same file would get again (not a race with another import)."""
+    return outcome.outcome == "rejected" and "at the same moment" not in (outcome.reason or "")
+
+
+def _check_room(incoming: Path, offer: BundleOffer) -> None:
+    have = incoming / f"{offer.bundle_id}.prr.zip.part"
+    already = have.stat().st_size if have.exists() else 0
+    free = shutil.disk_usage(incoming).free
+    need = offer.size - already + DISK_MARGIN_BYTES
+    if free < need:
+        raise OSError(
+            errno.ENOSPC,
+            f"not enough disk space to download bundle {offer.bundle_id} "
+            f"({offer.size / 1e6:.0f} MB; {free / 1e6:.0f} MB free, "
+            f"{DISK_MARGIN_BYTES / 1e6:.0f} MB are kept for the database)",
+            str(incoming),
+        )
 
 
 def _offers(ctx: Context, client: CenterClient, after: int) -> list[BundleOffer]:
@@ -211,6 +295,8 @@ class PushResult:
     """What one push delivered; ``error`` is set when it stopped early."""
 
     bundles: list[str] = field(default_factory=list)
+    #: Events the center refused (set aside as ``rejected``).
+    rejected: list[str] = field(default_factory=list)
     sent: int = 0
     accepted: int = 0
     duplicates: int = 0
@@ -224,27 +310,51 @@ class PushResult:
 
 @dataclass(frozen=True)
 class _Outgoing:
-    """Pending events made ready for an event bundle."""
+    """Pending events made ready for an event bundle, under an id that the same events always
+    get (so a resent bundle is the same bundle)."""
 
-    bundle_id: str
+    station: str
     payloads: list[dict[str, Any]]
     event_ids: list[str]
-    created_at: datetime
+    ats: list[datetime]
+
+    @property
+    def bundle_id(self) -> str:
+        joined = self.station + ":" + ",".join(self.event_ids)
+        return str(uuid.uuid5(_BUNDLE_NAMESPACE, joined))
+
+    @property
+    def created_at(self) -> datetime:
+        return max(self.ats)
+
+    def halves(self) -> list[_Outgoing]:
+        """The first and second half (to find the event a center refuses)."""
+        mid = len(self.event_ids) // 2
+        return [
+            _Outgoing(self.station, self.payloads[a:b], self.event_ids[a:b], self.ats[a:b])
+            for a, b in ((0, mid), (mid, len(self.event_ids)))
+        ]
 
 
 def _outgoing(ctx: Context, session: Session, events: list[OutboxEvent]) -> _Outgoing:
-    """The events as the center reads them, under an id that the same events always get
-    (so a resent bundle is the same bundle)."""
-    ids = [e.event_id for e in events]
-    bundle_id = str(uuid.uuid5(_BUNDLE_NAMESPACE, ctx.settings.station + ":" + ",".join(ids)))
-    payloads = [outbox.event_payload(session, e, ctx.cipher) for e in events]
-    return _Outgoing(bundle_id, payloads, ids, max(e.at for e in events))
+    """The events as the center reads them (with the holder's NIK from the sealed record)."""
+    return _Outgoing(
+        ctx.settings.station,
+        [outbox.event_payload(session, e, ctx.cipher) for e in events],
+        [e.event_id for e in events],
+        [e.at for e in events],
+    )
 
 
 def push(
     ctx: Context, client: CenterClient | None = None, *, per_bundle: int = EVENTS_PER_BUNDLE
 ) -> PushResult:
-    """Send pending events, oldest first, until none is left or the center cannot be reached."""
+    """Send pending events, oldest first, until none is left or the center cannot be reached.
+
+    Events are marked delivered only when the center's answer counts every one of them. A
+    bundle the center refuses (HTTP 400) is split until the refused events are found; those
+    are set aside as ``rejected`` with the center's reason, so the rest still flow.
+    """
     client = client or center_client(ctx)
     key = station_key(ctx, create=True)
     result = PushResult()
@@ -255,26 +365,45 @@ def push(
                 events = outbox.pending(session, limit=per_bundle, after_id=after_id)
                 if not events:
                     break
-                batch = _outgoing(ctx, session, events)
                 after_id = events[-1].id or after_id
-            data = event_bundle_bytes(
-                batch.payloads, key=key, bundle_id=batch.bundle_id, created_at=batch.created_at
-            )
-            accepted, duplicates = client.post_events(data)
-            with session_scope(ctx.engine) as session:
-                outbox.mark_delivered(
-                    session, batch.event_ids, via=f"push {batch.bundle_id}", at=ctx.clock()
+                queue = [_outgoing(ctx, session, events)]
+            while queue:
+                batch = queue.pop(0)
+                data = event_bundle_bytes(
+                    batch.payloads, key=key, bundle_id=batch.bundle_id, created_at=batch.created_at
                 )
-            result.bundles.append(batch.bundle_id)
-            result.sent += len(batch.event_ids)
-            result.accepted += accepted
-            result.duplicates += duplicates
+                try:
+                    accepted, duplicates = client.post_events(data)
+                except CenterRefused as exc:
+                    if exc.status != 400:
+                        raise  # a wrong token or a closed door: a person, not the events
+                    if len(batch.event_ids) > 1:
+                        queue[:0] = batch.halves()
+                    else:
+                        _reject(ctx, batch, exc.reason)
+                        result.rejected.append(batch.event_ids[0])
+                    continue
+                if accepted + duplicates != len(batch.event_ids):
+                    raise CenterProtocolError(
+                        f"the center counted {accepted} accepted and {duplicates} duplicate "
+                        f"events of the {len(batch.event_ids)} in bundle {batch.bundle_id}; "
+                        "they stay pending and are sent again"
+                    )
+                with session_scope(ctx.engine) as session:
+                    lock_journal(session)
+                    outbox.mark_delivered(
+                        session, batch.event_ids, via=f"push {batch.bundle_id}", at=ctx.clock()
+                    )
+                result.bundles.append(batch.bundle_id)
+                result.sent += len(batch.event_ids)
+                result.accepted += accepted
+                result.duplicates += duplicates
     except SYNC_ERRORS as exc:
         result.error = str(exc)
         log.warning("push stopped", reason=str(exc))
     with read_session(ctx.engine) as session:
         result.pending = outbox.counts(session).pending
-    if result.sent or result.error:
+    if result.sent or result.error or result.rejected:
         _journal(
             ctx,
             "center.pushed",
@@ -284,9 +413,29 @@ def push(
                 "sent": result.sent,
                 "accepted": result.accepted,
                 "duplicates": result.duplicates,
+                "rejected": result.rejected,
             },
         )
     return result
+
+
+def _reject(ctx: Context, batch: _Outgoing, reason: str) -> None:
+    """Set an event the center refuses aside, journaled, for a person to look at."""
+    with session_scope(ctx.engine) as session:
+        lock_journal(session)
+        outbox.mark_rejected(session, batch.event_ids, problem=reason or "refused")
+        record_event(
+            session,
+            actor=ctx.actor,
+            station=ctx.station,
+            action="event.rejected-by-center",
+            entity="event",
+            entity_id=batch.event_ids[0],
+            outcome="rejected",
+            detail={"reason": (reason or "")[:500]},
+            clock=ctx.clock,
+        )
+    log.error("the center refused an event", event_id=batch.event_ids[0], reason=reason)
 
 
 # ---------------------------------------------------------------------------- flash drives
@@ -305,13 +454,14 @@ class ExportResult:
 
 
 def export_events(
-    ctx: Context, directory: Path, *, per_bundle: int = EVENTS_PER_BUNDLE
+    ctx: Context, directory: Path, *, again: bool = False, per_bundle: int = EVENTS_PER_BUNDLE
 ) -> ExportResult:
     """Write every pending event into signed event bundles in ``directory`` (a drive).
 
     The events stay pending: they are delivered when the center's receipt is imported
-    (``printctl import-receipt``) or an operator confirms the hand-off. Exporting again
-    writes them again; the center ignores events it already has.
+    (``printctl import-receipt``) or an operator confirms the hand-off. Each export takes
+    the events no drive has carried yet; ``again`` takes every pending one (a drive was
+    lost), and they then belong to the new bundle. The center ignores events it has.
     """
     if not directory.is_dir():
         raise UserError(f"{directory} is not a folder (mount the flash drive first)")
@@ -320,7 +470,9 @@ def export_events(
     after_id = 0
     while True:
         with read_session(ctx.engine) as session:
-            events = outbox.pending(session, limit=per_bundle, after_id=after_id)
+            events = outbox.pending(
+                session, limit=per_bundle, after_id=after_id, unexported=not again
+            )
             if not events:
                 break
             batch = _outgoing(ctx, session, events)
@@ -334,6 +486,7 @@ def export_events(
         )
         bundle_id, ids = batch.bundle_id, batch.event_ids
         with session_scope(ctx.engine) as session:
+            lock_journal(session)
             outbox.mark_exported(session, ids, bundle_id=bundle_id, at=ctx.clock())
             record_event(
                 session,
@@ -380,6 +533,7 @@ def import_receipt(ctx: Context, path: Path) -> ReceiptResult:
         raise UserError(f"{path.name}: receipt rejected: {exc.reason}") from None
     named = list(dict.fromkeys([*receipt.accepted, *receipt.duplicates]))
     with session_scope(ctx.engine) as session:
+        lock_journal(session)
         states = dict(
             session.exec(
                 select(OutboxEvent.event_id, OutboxEvent.state).where(
@@ -412,6 +566,7 @@ def import_receipt(ctx: Context, path: Path) -> ReceiptResult:
 def confirm_export(ctx: Context, bundle_id: str) -> int:
     """An operator confirms the center has an exported bundle (no receipt came back)."""
     with session_scope(ctx.engine) as session:
+        lock_journal(session)
         ids = list(
             session.exec(
                 select(OutboxEvent.event_id).where(
@@ -436,6 +591,18 @@ def confirm_export(ctx: Context, bundle_id: str) -> int:
         return done
 
 
+def list_events(ctx: Context, *, state: str | None = None, limit: int = 200) -> list[OutboxEvent]:
+    """Outbox events, newest first (``state``: pending, delivered or rejected)."""
+    if state is not None and state not in {s.value for s in OutboxState}:
+        known = ", ".join(s.value for s in OutboxState)
+        raise UserError(f"unknown event state {state!r} (one of {known})")
+    with read_session(ctx.engine) as session:
+        query = select(OutboxEvent).order_by(col(OutboxEvent.id).desc()).limit(limit)
+        if state is not None:
+            query = query.where(col(OutboxEvent.state) == state)
+        return list(session.exec(query).all())
+
+
 def outbox_status(ctx: Context) -> outbox.OutboxCounts:
     """The outbox at a glance."""
     with read_session(ctx.engine) as session:
@@ -444,69 +611,81 @@ def outbox_status(ctx: Context) -> outbox.OutboxCounts:
 
 # ---------------------------------------------------------------------------- schedule
 
+#: How often ``printctl serve`` erases personal data past the retention period.
+ERASE_EVERY_S = 24 * 3600.0
+
 
 @dataclass
 class SyncSchedule:
-    """When ``printctl serve`` next pulls and pushes; :meth:`due` says what to run now.
+    """When ``printctl serve`` next runs each of its tasks; :meth:`due` says what runs now.
 
-    Offline, the waits grow (doubling, up to ten times the interval) so a long outage does
-    not mean a retry storm; the first success puts them back.
+    A task that failed (the center unreachable) waits longer each time, doubling up to ten
+    times its interval, so a long outage is no retry storm; its first success restores it.
     """
 
-    pull_every_s: float
-    push_every_s: float
-    next_pull: float = 0.0
-    next_push: float = 0.0
-    pull_failures: int = 0
-    push_failures: int = 0
+    intervals: dict[str, float]
+    #: Tasks that keep their interval when they fail (erasure: a day's wait is long enough).
+    steady: frozenset[str] = frozenset()
+    next_at: dict[str, float] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)
 
     def due(self, now: float) -> list[str]:
-        """The tasks due at monotonic time ``now``: ``pull``, ``push`` or both."""
-        tasks = []
-        if now >= self.next_pull:
-            tasks.append("pull")
-        if now >= self.next_push:
-            tasks.append("push")
-        return tasks
+        """The tasks due at monotonic time ``now``, in the order they were given."""
+        return [task for task in self.intervals if now >= self.next_at.get(task, 0.0)]
 
     def done(self, task: str, now: float, *, ok: bool) -> None:
         """Record a task's outcome and schedule its next run."""
-        if task == "pull":
-            self.pull_failures = 0 if ok else self.pull_failures + 1
-            self.next_pull = now + self._wait(self.pull_every_s, self.pull_failures)
-        else:
-            self.push_failures = 0 if ok else self.push_failures + 1
-            self.next_push = now + self._wait(self.push_every_s, self.push_failures)
-
-    @staticmethod
-    def _wait(every: float, failures: int) -> float:
-        return every * min(2 ** max(failures - 1, 0), 10) if failures else every
+        failures = 0 if ok or task in self.steady else self.failures.get(task, 0) + 1
+        self.failures[task] = failures
+        every = self.intervals[task]
+        self.next_at[task] = now + (every * min(2 ** (failures - 1), 10) if failures else every)
 
     def next_due(self) -> float:
         """The monotonic time of the next task."""
-        return min(self.next_pull, self.next_push)
+        return min(self.next_at.get(task, 0.0) for task in self.intervals)
 
 
-def run_sync_loop(
+def serve_tasks(
+    ctx: Context, client: CenterClient | None = None
+) -> dict[str, tuple[float, Callable[[], Any]]]:
+    """``printctl serve``'s tasks: name → (interval, run). An office without a center only
+    erases expired personal data; one with a center also pulls and pushes."""
+    from printctl.service_records import erase_expired
+
+    tasks: dict[str, tuple[float, Callable[[], Any]]] = {}
+    if ctx.settings.center_url or client is not None:
+        link = client or center_client(ctx)
+        tasks["pull"] = (ctx.settings.pull_every_s, lambda: pull(ctx, link))
+        tasks["push"] = (ctx.settings.push_every_s, lambda: push(ctx, link))
+    tasks["erase"] = (ERASE_EVERY_S, lambda: erase_expired(ctx))
+    return tasks
+
+
+def run_service_loop(
     ctx: Context,
     *,
     stop: Callable[[float], bool],
     monotonic: Callable[[], float],
-    client: CenterClient | None = None,
+    tasks: dict[str, tuple[float, Callable[[], Any]]] | None = None,
     report: Callable[[str, Any], None] = lambda _task, _result: None,
 ) -> None:
-    """Pull and push on the schedule until ``stop(seconds)`` (wait that long, return True to
-    end) says so. Errors never end the loop; each one is reported and retried later."""
-    schedule = SyncSchedule(ctx.settings.pull_every_s, ctx.settings.push_every_s)
-    client = client or center_client(ctx)
+    """Run the tasks on their schedule until ``stop(seconds)`` (wait that long; True ends
+    the loop). A task's failure never ends the loop: it is reported and tried again later.
+    ``report`` gets each task's result, or the exception it raised."""
+    plan = tasks if tasks is not None else serve_tasks(ctx)
+    schedule = SyncSchedule(
+        {name: every for name, (every, _run) in plan.items()}, steady=frozenset({"erase"})
+    )
     while True:
-        now = monotonic()
-        for task in schedule.due(now):
-            outcome: PullResult | PushResult = (
-                pull(ctx, client) if task == "pull" else push(ctx, client)
-            )
-            schedule.done(task, monotonic(), ok=outcome.error is None)
-            report(task, outcome)
+        for name in schedule.due(monotonic()):
+            try:
+                result: Any = plan[name][1]()
+                ok = getattr(result, "error", None) is None
+            except Exception as exc:  # a database hiccup must not end the service
+                log.error("scheduled task failed", task=name, error=str(exc))
+                result, ok = exc, False
+            schedule.done(name, monotonic(), ok=ok)
+            report(name, result)
         if stop(max(schedule.next_due() - monotonic(), 0.0)):
             return
 
@@ -537,10 +716,12 @@ __all__ = [
     "confirm_export",
     "export_events",
     "import_receipt",
+    "list_events",
     "outbox_status",
     "pull",
     "push",
-    "run_sync_loop",
+    "run_service_loop",
+    "serve_tasks",
     "station_key",
     "station_public_key",
 ]

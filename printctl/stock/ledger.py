@@ -740,17 +740,19 @@ def record_spoiled(
         record_id=record_id,
         note=note[:500],
     )
-    outbox.add_event(
-        session,
-        EventType.BLANK_SPOILED,
-        at=entry.at,
-        station=station,
-        job_id=job_id,
-        printer=printer,
-        chip_uid=chip_uid,
-        reason=reason.value,
-        detail={"quantity": quantity, "ledger_entry": entry.id},
-    )
+    # One event per blank: the center counts blanks by their events.
+    for _ in range(quantity):
+        outbox.add_event(
+            session,
+            EventType.BLANK_SPOILED,
+            at=entry.at,
+            station=station,
+            job_id=job_id,
+            printer=printer,
+            chip_uid=chip_uid,
+            reason=reason.value,
+            detail={"ledger_entry": entry.id},
+        )
     return entry
 
 

@@ -335,13 +335,18 @@ class CenterClient:
                 stream.seek(have)
                 stream.truncate()
                 try:
-                    with self._network_errors():
-                        while chunk := response.read(_CHUNK):
-                            if have + received + len(chunk) > offer.size:
-                                overflow = True
-                                break
-                            stream.write(chunk)
-                            received += len(chunk)
+                    while True:
+                        # Only the read is the network's: a failed write (a full disk) is
+                        # this machine's problem and surfaces as the OSError it is.
+                        with self._network_errors():
+                            chunk = response.read(_CHUNK)
+                        if not chunk:
+                            break
+                        if have + received + len(chunk) > offer.size:
+                            overflow = True
+                            break
+                        stream.write(chunk)
+                        received += len(chunk)
                 except _Retryable as exc:
                     # What arrived is kept: the next try asks only for the rest.
                     exc.progressed = received > 0

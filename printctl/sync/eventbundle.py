@@ -266,13 +266,15 @@ def _event_problem(obj: object) -> str | None:
         return f"event {event_id[:40]!r} has type {str(kind)[:40]!r}, which is not an event type"
     record_id = obj.get("record_id")
     version = obj.get("version")
-    if record_id is None and version is None and kind in TYPES_WITHOUT_RECORD:
-        pass  # a blank spoiled outside any job, or a quarantined line with no valid id
-    else:
-        if not isinstance(record_id, str) or not record_id:
-            return f"event {event_id[:40]!r} has no record_id"
-        if not isinstance(version, int) or isinstance(version, bool):
-            return f"event {event_id[:40]!r} has no whole-number version"
+    # A blank spoiled outside any job, or a quarantined line without a valid id or
+    # version, may leave either out (null).
+    optional = kind in TYPES_WITHOUT_RECORD
+    if not (record_id is None and optional) and (not isinstance(record_id, str) or not record_id):
+        return f"event {event_id[:40]!r} has no record_id"
+    if not (version is None and optional) and (
+        not isinstance(version, int) or isinstance(version, bool)
+    ):
+        return f"event {event_id[:40]!r} has no whole-number version"
     if _parse_timestamp(obj.get("at")) is None:
         return f"event {event_id[:40]!r}: at is not an ISO-8601 time with a time zone"
     if kind in TYPES_WITH_REASON:

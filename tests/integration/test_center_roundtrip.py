@@ -83,7 +83,7 @@ def _count(ctx: Context, model: type, *where: object) -> int:
 
 
 def test_every_bundle_and_event_crosses_exactly_once_with_every_fault_on(
-    ctx: Context, center: CenterServer
+    ctx: Context, center: CenterServer, tmp_path: Path
 ) -> None:
     """Drops mid-transfer, stalls, 500s, corrupted files and an outage: each offered bundle
     is imported once, no partial file is ever stored or left, and every event reaches the
@@ -133,6 +133,9 @@ def test_every_bundle_and_event_crosses_exactly_once_with_every_fault_on(
     assert pushed.error is None and pushed.pending == 0
     received = center.received_events()
     assert set(received) == {e.event_id for e in events}
+    # Stored once each at the center, however often the lost answers made us resend.
+    stored = (tmp_path / "center-state" / "events.jsonl").read_text().splitlines()
+    assert len(stored) == len(events)
     assert all(e.state == "delivered" for e in outbox_rows(office))
     assert received[events[0].event_id]["nik"].isdigit()  # the center gets the real NIK
     assert push(office, client).sent == 0

@@ -337,6 +337,36 @@ def test_an_event_id_repeated_within_a_bundle_is_rejected() -> None:
     assert "repeats event 'ev-0000' of line 1" in rejection(bundle_with_lines([first, first]))
 
 
+def test_spoils_and_quarantines_may_name_no_record_but_a_printed_card_must() -> None:
+    """A blank spoiled in the vault and an unparseable quarantined line have no record; a
+    printed or handed-over card always has one."""
+    first, second, third = events(3)
+    lines = [
+        as_line(
+            {
+                **first,
+                "type": "BLANK_SPOILED",
+                "reason": "damaged",
+                "record_id": None,
+                "version": None,
+            }
+        ),
+        as_line(
+            {
+                **second,
+                "type": "RECORD_QUARANTINED",
+                "reason": "line is not JSON",
+                "record_id": "PRR-X",
+                "version": None,
+            }
+        ),
+    ]
+    parsed = read_event_bundle(bundle_with_lines(lines), trusted_keys=TRUSTED)
+    assert [e["record_id"] for e in parsed.events] == [None, "PRR-X"]
+    printed = as_line({**third, "type": "CARD_PRINTED", "record_id": None, "version": None})
+    assert "no record_id" in rejection(bundle_with_lines([printed]))
+
+
 def test_a_valid_hand_built_bundle_passes() -> None:
     """The rejection tests above break one thing each; the same builder otherwise passes."""
     parsed = read_event_bundle(

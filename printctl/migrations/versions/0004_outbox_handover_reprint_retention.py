@@ -38,6 +38,7 @@ def upgrade() -> None:
     sa.Column('exported_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('delivered_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('delivered_via', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+    sa.Column('problem', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=True),
     sa.ForeignKeyConstraint(['record_pk'], ['record.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('event_id')
