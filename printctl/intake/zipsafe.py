@@ -3,7 +3,8 @@
 Bundles arrive from the network and from flash drives, so the archive is hostile until proven
 otherwise: member paths could escape a directory if anyone ever extracted them, links could
 point anywhere, and a few kilobytes could claim to inflate to gigabytes. Nothing here extracts
-to disk; members are read into memory with reads bounded by the sizes already vetted.
+to disk; members are read into memory (small ones) or streamed in chunks (large ones), with
+reads bounded by the sizes already vetted.
 """
 
 from __future__ import annotations
@@ -42,12 +43,16 @@ class BundleLimits:
 
     max_total_uncompressed: int = 2 * GIB
     max_ratio: float = 200.0
-    max_members: int = 200_000
+    #: Two media members per record at ``max_records``, plus manifest, signature, records.
+    max_members: int = 200_003
     max_records: int = 100_000
     max_manifest_bytes: int = 64 * MIB
     max_image_pixels: int = 40_000_000
     #: Threads that check photos and signatures (JPEG decoding releases the GIL).
     media_workers: int = field(default_factory=lambda: min(4, os.cpu_count() or 1))
+    #: Records whose media are read (and checked on the workers) ahead of the one being
+    #: validated: this bounds the media in memory at once, whatever the bundle's size.
+    read_ahead: int = 256
 
 
 class UnsafeZipError(Exception):
