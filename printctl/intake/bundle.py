@@ -1,6 +1,6 @@
 """Reading a print-ready record (PRR) bundle, spec ``prr-bundle-v1`` §2–§3.
 
-:func:`read_bundle` applies the bundle-level rules in the spec's order and raises
+:func:`open_bundle` applies the bundle-level rules in the spec's order and raises
 :class:`BundleRejected` (one clear reason) at the first failure:
 
 1. the ZIP opens and is safe (no absolute or ``..`` paths, no links, within the size limits);
@@ -10,10 +10,15 @@
    ``count`` equals the number of lines of ``records.jsonl``;
 4. ``regency_code`` is the office's own.
 
-Then every record line is validated on its own (see :mod:`printctl.intake.records`): valid ones
-are returned as :class:`~printctl.domain.RecordData`, the others as :class:`Quarantined` with a
-reason. Nothing is stored here; storage and idempotency (by ``manifest_sha256``) belong to the
-caller.
+Rule 3 streams every member through SHA-256 in bounded chunks and keeps none of them, so a
+bundle of 100,000 records (over a gigabyte) is checked in bounded memory. Then
+:meth:`VerifiedBundle.records` streams ``records.jsonl`` line by line: each record is validated
+on its own (see :mod:`printctl.intake.records`), reading only its own photo and signature
+(hashed again, so bytes changed on the medium since rule 3 reject the bundle), a bounded
+number of records ahead so the media checks run on worker threads meanwhile. Valid lines come
+out as :class:`~printctl.domain.RecordData`, the others as :class:`Quarantined` with a reason.
+:func:`read_bundle` collects all of it, for small bundles. Nothing is stored here; storage and
+idempotency (by ``manifest_sha256``) belong to the caller.
 """
 
 from __future__ import annotations
