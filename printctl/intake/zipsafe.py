@@ -9,7 +9,6 @@ reads bounded by the sizes already vetted.
 
 from __future__ import annotations
 
-import mmap
 import os
 import stat
 import struct
@@ -149,27 +148,24 @@ _LOCAL_MAGIC = b"PK\x03\x04"
 
 
 class MemberReader:
-    """Reads vetted members straight from a memory map of the archive.
+    """Reads vetted members straight from the archive file with one positioned read each.
 
     ``ZipFile.open`` costs tens of microseconds per member in Python bookkeeping; a bundle has
     two media members per record, so for 10,000 records that alone would eat a large part of the
-    import budget. Stored and deflated members are sliced or inflated from the map directly,
-    bounded by the central directory's vetted sizes and checked against its CRC-32; other
-    compression methods fall back to :func:`read_member`.
+    import budget. Stored and deflated members are read with ``os.pread`` (no shared file
+    position, and no memory map: a map of a gigabyte bundle would count every page read as
+    the process's resident memory) and inflated directly, bounded by the central directory's
+    vetted sizes and checked against its CRC-32; other compression methods fall back to
+    :func:`read_member`.
     """
 
     def __init__(self, zf: zipfile.ZipFile, path: Path) -> None:
         self._zf = zf
         self._file = path.open("rb")
-        try:
-            self._map: mmap.mmap | None = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
-        except (ValueError, OSError):  # empty or unmappable file: use zipfile throughout
-            self._map = None
+        self._fd = self._file.fileno()
 
     def close(self) -> None:
-        """Release the map and the file."""
-        if self._map is not None:
-            self._map.close()
+        """Release the file."""
         self._file.close()
 
     def __enter__(self) -> MemberReader:
@@ -184,18 +180,21 @@ class MemberReader:
         ``verify_crc=False`` is for callers that check a cryptographic hash of the bytes
         anyway (the manifest's SHA-256): the CRC-32 would only repeat a weaker check.
         """
-        mm = self._map
-        if mm is None or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
             return read_member(self._zf, info)
         offset = info.header_offset
-        header = mm[offset : offset + _LOCAL_HEADER.size]
-        if len(header) != _LOCAL_HEADER.size:
+        # One read for the header, the name, a typical extra field and the data.
+        guess = len(info.orig_filename.encode("utf-8")) + 64
+        chunk = os.pread(self._fd, _LOCAL_HEADER.size + guess + info.compress_size, offset)
+        if len(chunk) < _LOCAL_HEADER.size:
             raise zipfile.BadZipFile(f"member {info.filename!r}: truncated local header")
-        magic, name_len, extra_len = _LOCAL_HEADER.unpack(header)
+        magic, name_len, extra_len = _LOCAL_HEADER.unpack_from(chunk)
         if magic != _LOCAL_MAGIC:
             raise zipfile.BadZipFile(f"member {info.filename!r}: bad local header")
-        start = offset + _LOCAL_HEADER.size + name_len + extra_len
-        raw = mm[start : start + info.compress_size]
+        start = _LOCAL_HEADER.size + name_len + extra_len
+        raw = chunk[start : start + info.compress_size]
+        if len(raw) != info.compress_size:  # a longer extra field than guessed, or truncated
+            raw = os.pread(self._fd, info.compress_size, offset + start)
         if len(raw) != info.compress_size:
             raise zipfile.BadZipFile(f"member {info.filename!r} is truncated")
         if info.compress_type == zipfile.ZIP_STORED:
