@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import random
+import shutil
 import stat
+import tempfile
 import uuid
 import warnings
 import zipfile
@@ -22,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from printctl.center import media
 from printctl.center.keys import CenterKey
@@ -31,6 +34,7 @@ from printctl.domain import RequestType
 
 FORMAT = "prr-bundle/1"
 BASE_CREATED_AT = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
+_COPY_CHUNK = 1 << 20
 
 #: Record-level defects: kind → what is wrong. Each breaks one rule of spec §3.
 BAD_RECORD_KINDS: Mapping[str, str] = {
@@ -119,7 +123,7 @@ class BundleInfo:
 @dataclass
 class _Entry:
     name: str
-    data: bytes
+    data: bytes | None  # None: the bytes are in the spool files (see _Source)
     compress: int = zipfile.ZIP_STORED
     external_attr: int = 0o100644 << 16
 
@@ -299,90 +303,112 @@ def make_bundle(
 
     rng = random.Random(f"bundle:{seed}:{sequence}:{version}")
     plan = _plan_bad_lines(bad_records, count, rng)
-    lines: list[bytes] = []
-    media_members: dict[str, bytes] = {}
-    record_ids: list[str] = []
-    bad_lines: dict[str, list[int]] = {}
-    previous: dict[str, Any] | None = None
-    type_names, type_weights = zip(*types.items(), strict=True)
-    for index in range(count):
-        record_id = f"{record_id_prefix}-{index + 1:06d}"
-        rec = make_record(
-            seed=seed,
-            index=index,
-            record_id=record_id,
-            version=version,
-            request_type=rng.choices(type_names, weights=type_weights)[0],
-            province_code=province_code,
-            regency_code=regency_part,
-            citizenship="WNA" if rng.random() < wna_fraction else "WNI",
-        )
-        if unknown_field:
-            rec.fields[unknown_field] = "ignored by the receiver"
-        kind = plan.get(index)
-        raw: bytes | None = None
-        if kind is not None:
-            raw = _break_record(kind, rec, previous)
-            bad_lines.setdefault(kind, []).append(index + 1)
-        else:
-            record_ids.append(record_id)
-        if raw is None:
-            raw = json.dumps(rec.fields, ensure_ascii=False, separators=(",", ":")).encode()
-        lines.append(raw)
-        media_members.update(rec.media)
-        previous = rec.fields if kind is None else None
-
-    records_bytes = b"".join(line + b"\n" for line in lines)
-    entries = [_Entry("records.jsonl", records_bytes, zipfile.ZIP_DEFLATED)]
-    # JPEG and PNG are already compressed; storing them keeps reading cheap.
-    entries += [_Entry(name, data) for name, data in media_members.items()]
-
-    if bad_bundle == "zip-bomb":
-        entries.append(_Entry("photos/padding.bin", bytes(4 * 1024 * 1024), zipfile.ZIP_DEFLATED))
-    members: dict[str, dict[str, Any]] = {}
-    for entry in entries:
-        spec: dict[str, Any] = {
-            "sha256": hashlib.sha256(entry.data).hexdigest(),
-            "bytes": len(entry.data),
-        }
-        if entry.name == "records.jsonl":
-            spec["count"] = len(lines)
-        members[entry.name] = spec
-
-    _apply_bad_bundle_before_manifest(bad_bundle, entries, members)
-    manifest: dict[str, Any] = {
-        "format": FORMAT if bad_bundle != "wrong-format" else "prr-bundle/2",
-        "bundle_id": bundle_id,
-        "issuer": key.issuer,
-        "key_id": key.key_id if bad_bundle != "unknown-key" else key.key_id + "-retired",
-        "regency_code": regency_code if bad_bundle != "wrong-regency" else "14.01",
-        "created_at": created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "sequence": sequence,
-        "members": members,
-    }
-    manifest_bytes = json.dumps(manifest, indent=1, ensure_ascii=False).encode()
-    if bad_bundle == "bad-manifest-json":
-        manifest_bytes = manifest_bytes[: len(manifest_bytes) // 2]
-    signature = key.sign(manifest_bytes)
-    if bad_bundle == "bad-signature":
-        signature = bytes([signature[0] ^ 0x01]) + signature[1:]
-    head = [_Entry("manifest.json", manifest_bytes, zipfile.ZIP_DEFLATED)]
-    if bad_bundle != "missing-manifest-sig":
-        head.append(_Entry("manifest.sig", base64.b64encode(signature) + b"\n"))
-    entries = head + entries
-    _apply_bad_bundle_after_manifest(bad_bundle, entries)
-
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{bundle_id}.prr.zip"
-    if bad_bundle == "not-a-zip":
-        path.write_bytes(b"%PDF-1.4\n% this is not a bundle\n" + records_bytes[:200])
-    else:
-        _write_zip(path, entries, created_at)
+    # A 100,000-record bundle holds over a gigabyte of media, so nothing is collected in memory:
+    # records.jsonl and the media go to anonymous spool files next to the output while their
+    # hashes are taken, and are copied into the bundle once the manifest (which must come
+    # first in the archive) can be signed.
+    with (
+        tempfile.TemporaryFile(dir=out_dir) as records_file,
+        tempfile.TemporaryFile(dir=out_dir) as media_file,
+    ):
+        records_hash = hashlib.sha256()
+        records_size = 0
+        line_count = 0
+        members: dict[str, dict[str, Any]] = {"records.jsonl": {}}  # keeps it first
+        entries = [_Entry("records.jsonl", None, zipfile.ZIP_DEFLATED)]
+        record_ids: list[str] = []
+        bad_lines: dict[str, list[int]] = {}
+        previous: dict[str, Any] | None = None
+        type_names, type_weights = zip(*types.items(), strict=True)
+        with zipfile.ZipFile(media_file, "w") as media_zip:
+            for index in range(count):
+                record_id = f"{record_id_prefix}-{index + 1:06d}"
+                rec = make_record(
+                    seed=seed,
+                    index=index,
+                    record_id=record_id,
+                    version=version,
+                    request_type=rng.choices(type_names, weights=type_weights)[0],
+                    province_code=province_code,
+                    regency_code=regency_part,
+                    citizenship="WNA" if rng.random() < wna_fraction else "WNI",
+                )
+                if unknown_field:
+                    rec.fields[unknown_field] = "ignored by the receiver"
+                kind = plan.get(index)
+                raw: bytes | None = None
+                if kind is not None:
+                    raw = _break_record(kind, rec, previous)
+                    bad_lines.setdefault(kind, []).append(index + 1)
+                else:
+                    record_ids.append(record_id)
+                if raw is None:
+                    raw = json.dumps(rec.fields, ensure_ascii=False, separators=(",", ":")).encode()
+                line = raw + b"\n"
+                records_file.write(line)
+                records_hash.update(line)
+                records_size += len(line)
+                line_count += 1
+                for name, data in rec.media.items():
+                    # Media names carry the record id, which is unique per line.
+                    assert name not in members, f"media member {name} written twice"
+                    media_zip.writestr(name, data)
+                    members[name] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+                    # JPEG and PNG are already compressed; storing them keeps reading cheap.
+                    entries.append(_Entry(name, None))
+                previous = rec.fields if kind is None else None
+        members["records.jsonl"] = {
+            "sha256": records_hash.hexdigest(),
+            "bytes": records_size,
+            "count": line_count,
+        }
+
+        if bad_bundle == "zip-bomb":
+            padding = _Entry("photos/padding.bin", bytes(4 * 1024 * 1024), zipfile.ZIP_DEFLATED)
+            entries.append(padding)
+            assert padding.data is not None
+            members[padding.name] = {
+                "sha256": hashlib.sha256(padding.data).hexdigest(),
+                "bytes": len(padding.data),
+            }
+        with zipfile.ZipFile(media_file) as media_zip:
+            source = _Source(records_file, media_zip)
+            _apply_bad_bundle_before_manifest(bad_bundle, entries, members)
+            manifest: dict[str, Any] = {
+                "format": FORMAT if bad_bundle != "wrong-format" else "prr-bundle/2",
+                "bundle_id": bundle_id,
+                "issuer": key.issuer,
+                "key_id": key.key_id if bad_bundle != "unknown-key" else key.key_id + "-retired",
+                "regency_code": regency_code if bad_bundle != "wrong-regency" else "14.01",
+                "created_at": created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "sequence": sequence,
+                "members": members,
+            }
+            manifest_bytes = json.dumps(manifest, indent=1, ensure_ascii=False).encode()
+            del manifest, members  # large for large bundles; only the bytes are needed now
+            if bad_bundle == "bad-manifest-json":
+                manifest_bytes = manifest_bytes[: len(manifest_bytes) // 2]
+            signature = key.sign(manifest_bytes)
+            if bad_bundle == "bad-signature":
+                signature = bytes([signature[0] ^ 0x01]) + signature[1:]
+            head = [_Entry("manifest.json", manifest_bytes, zipfile.ZIP_DEFLATED)]
+            if bad_bundle != "missing-manifest-sig":
+                head.append(_Entry("manifest.sig", base64.b64encode(signature) + b"\n"))
+            entries = head + entries
+            _apply_bad_bundle_after_manifest(bad_bundle, entries, source)
+
+            if bad_bundle == "not-a-zip":
+                records_file.seek(0)
+                path.write_bytes(b"%PDF-1.4\n% this is not a bundle\n" + records_file.read(200))
+            else:
+                _write_zip(path, entries, created_at, source)
     return BundleInfo(
         path=path,
         bundle_id=bundle_id,
         sequence=sequence,
-        count=len(lines),
+        count=line_count,
         seed=seed,
         version=version,
         regency_code=regency_code,
@@ -393,6 +419,42 @@ def make_bundle(
         bad_bundle=bad_bundle,
         manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(),
     )
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where entries without in-memory data live while a bundle is written: the spools."""
+
+    records: IO[bytes]
+    media: zipfile.ZipFile
+
+    def data(self, entry: _Entry) -> bytes:
+        """An entry's bytes (for the few defects that need them: one member, small)."""
+        if entry.data is not None:
+            return entry.data
+        if entry.name == "records.jsonl":
+            self.records.seek(0)
+            return self.records.read()
+        return self.media.read(entry.name)
+
+    def copy(self, entry: _Entry, dest: IO[bytes]) -> None:
+        """Stream an entry's bytes into ``dest``."""
+        if entry.data is not None:
+            dest.write(entry.data)
+            return
+        if entry.name == "records.jsonl":
+            self.records.seek(0)
+            shutil.copyfileobj(self.records, dest, _COPY_CHUNK)
+        else:
+            dest.write(self.media.read(entry.name))
+
+    def size(self, entry: _Entry) -> int:
+        """An entry's uncompressed size."""
+        if entry.data is not None:
+            return len(entry.data)
+        if entry.name == "records.jsonl":
+            return self.records.seek(0, io.SEEK_END)
+        return self.media.getinfo(entry.name).file_size
 
 
 def _first_media(entries: list[_Entry]) -> _Entry:
@@ -412,7 +474,9 @@ def _apply_bad_bundle_before_manifest(
         members[_first_media(entries).name]["bytes"] += 1
 
 
-def _apply_bad_bundle_after_manifest(kind: str | None, entries: list[_Entry]) -> None:
+def _apply_bad_bundle_after_manifest(
+    kind: str | None, entries: list[_Entry], source: _Source
+) -> None:
     """Defects in the archive itself, after the manifest is signed."""
     unlisted = b"not in the manifest\n"
     if kind == "path-traversal":
@@ -427,16 +491,17 @@ def _apply_bad_bundle_after_manifest(kind: str | None, entries: list[_Entry]) ->
         )
     elif kind == "duplicate-member":
         first = _first_media(entries[2:])
-        entries.append(_Entry(first.name, first.data))
+        entries.append(_Entry(first.name, source.data(first)))
     elif kind == "extra-member":
         entries.append(_Entry("photos/unlisted.jpg", media.small_jpeg()))
     elif kind == "tampered-member":
         victim = next(e for e in entries if e.name.startswith("photos/"))
         # Same size, different bytes: only the SHA-256 can tell.
-        victim.data = victim.data[:-3] + bytes(b ^ 0xFF for b in victim.data[-3:])
+        data = source.data(victim)
+        victim.data = data[:-3] + bytes(b ^ 0xFF for b in data[-3:])
 
 
-def _write_zip(path: Path, entries: list[_Entry], created_at: datetime) -> None:
+def _write_zip(path: Path, entries: list[_Entry], created_at: datetime, source: _Source) -> None:
     # Fixed timestamps (not "now") make the archive byte-for-byte reproducible.
     stamp = created_at.astimezone(UTC).timetuple()[:6]
     tmp = path.with_suffix(".tmp")
@@ -446,10 +511,13 @@ def _write_zip(path: Path, entries: list[_Entry], created_at: datetime) -> None:
             info.compress_type = entry.compress
             info.external_attr = entry.external_attr
             info.create_system = 3  # Unix, so external_attr carries the file mode
+            # The size known up front makes the headers what writestr would write.
+            info.file_size = source.size(entry)
             with warnings.catch_warnings():
                 # "duplicate-member" writes a name twice on purpose.
                 warnings.simplefilter("ignore", UserWarning)
-                zf.writestr(info, entry.data)
+                with zf.open(info, "w") as dest:
+                    source.copy(entry, dest)
     tmp.replace(path)
 
 

@@ -1,6 +1,6 @@
 """Reading a print-ready record (PRR) bundle, spec ``prr-bundle-v1`` §2–§3.
 
-:func:`read_bundle` applies the bundle-level rules in the spec's order and raises
+:func:`open_bundle` applies the bundle-level rules in the spec's order and raises
 :class:`BundleRejected` (one clear reason) at the first failure:
 
 1. the ZIP opens and is safe (no absolute or ``..`` paths, no links, within the size limits);
@@ -10,10 +10,15 @@
    ``count`` equals the number of lines of ``records.jsonl``;
 4. ``regency_code`` is the office's own.
 
-Then every record line is validated on its own (see :mod:`printctl.intake.records`): valid ones
-are returned as :class:`~printctl.domain.RecordData`, the others as :class:`Quarantined` with a
-reason. Nothing is stored here; storage and idempotency (by ``manifest_sha256``) belong to the
-caller.
+Rule 3 streams every member through SHA-256 in bounded chunks and keeps none of them, so a
+bundle of 100,000 records (over a gigabyte) is checked in bounded memory. Then
+:meth:`VerifiedBundle.records` streams ``records.jsonl`` line by line: each record is validated
+on its own (see :mod:`printctl.intake.records`), reading only its own photo and signature
+(hashed again, so bytes changed on the medium since rule 3 reject the bundle), a bounded
+number of records ahead so the media checks run on worker threads meanwhile. Valid lines come
+out as :class:`~printctl.domain.RecordData`, the others as :class:`Quarantined` with a reason.
+:func:`read_bundle` collects all of it, for small bundles. Nothing is stored here; storage and
+idempotency (by ``manifest_sha256``) belong to the caller.
 """
 
 from __future__ import annotations
@@ -25,18 +30,20 @@ import hashlib
 import json
 import re
 import zipfile
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from printctl.domain import RecordData
-from printctl.intake.media import MediaChecks
+from printctl.intake.media import PHOTO, MediaChecks
+from printctl.intake.media import SIGNATURE as SIGNATURE_ROLE
 from printctl.intake.records import RecordContext, validate_record
 from printctl.intake.regions import DEFAULT_REGIONS, RegionTable
 from printctl.intake.zipsafe import (
@@ -55,7 +62,9 @@ __all__ = [
     "BundleRejected",
     "ParsedBundle",
     "Quarantined",
+    "VerifiedBundle",
     "load_public_key",
+    "open_bundle",
     "read_bundle",
 ]
 
@@ -74,6 +83,10 @@ SHA256_RE = re.compile(r"[0-9a-fA-F]{64}")
 #: How many record ids a warning lists before it says "…".
 WARNING_EXAMPLES = 5
 _NOT_JSON = object()  # marks a line that did not parse
+_SPEC_KEYS = frozenset({"sha256", "bytes", "count"})
+_NO_DATE = (1980, 1, 1, 0, 0, 0)
+#: Bytes read at a time when hashing or splitting a member.
+_CHUNK = 1 << 20
 
 
 class BundleRejected(Exception):
@@ -121,11 +134,46 @@ class ParsedBundle:
     line_count: int = 0
 
 
-@dataclass(frozen=True)
-class _MemberSpec:
-    sha256: str
-    size: int
-    count: int | None
+class _Spec:
+    """One ``members`` entry of the manifest, compact: a bundle lists ~200,000 of them."""
+
+    __slots__ = ("count", "sha256", "size")
+
+    def __init__(self, sha256: bytes, size: int, count: int | None) -> None:
+        self.sha256 = sha256  # the digest itself, half the memory of its hex
+        self.size = size
+        self.count = count
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON object this entry was parsed from (for objects that only looked like one)."""
+        out: dict[str, Any] = {"sha256": self.sha256.hex(), "bytes": self.size}
+        if self.count is not None:
+            out["count"] = self.count
+        return out
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _compact_member_spec(pairs: list[tuple[str, Any]]) -> Any:
+    """``json`` object hook: a well-formed ``members`` entry becomes a :class:`_Spec`.
+
+    Parsing 200,000 entries into dicts would cost several times the memory; anything that is
+    not exactly a valid entry stays a dict and gets the full checks (and their messages) of
+    :func:`_parse_manifest_shape`.
+    """
+    obj = dict(pairs)
+    if not set(obj) <= _SPEC_KEYS:
+        return obj
+    sha, size, count = obj.get("sha256"), obj.get("bytes"), obj.get("count")
+    if not isinstance(sha, str) or not SHA256_RE.fullmatch(sha) or not isinstance(size, int):
+        return obj
+    if not _whole(size):
+        return obj
+    if "count" in obj and not _whole(count):
+        return obj
+    return _Spec(bytes.fromhex(sha), size, count)
 
 
 @dataclass(frozen=True)
@@ -136,7 +184,7 @@ class _Manifest:
     regency_code: str
     created_at: datetime
     sequence: int
-    members: Mapping[str, _MemberSpec]
+    members: Mapping[str, _Spec]
 
 
 def load_public_key(path: Path) -> Ed25519PublicKey:
@@ -193,15 +241,24 @@ def _parse_manifest_shape(obj: dict[str, Any], warnings: list[str]) -> _Manifest
     if not isinstance(sequence, int) or isinstance(sequence, bool) or sequence < 0:
         raise bad("sequence is not a whole number")
     members_raw = obj.get("members")
+    if isinstance(members_raw, _Spec):
+        members_raw = members_raw.as_dict()
     if not isinstance(members_raw, dict):
         raise bad("members is not an object")
-    members: dict[str, _MemberSpec] = {}
+    members: dict[str, _Spec] = {}
     for name, spec in members_raw.items():
         if name in UNLISTED_MEMBERS:
             raise bad(f"members lists {name}, which cannot be listed")
         problem = member_path_problem(name)
         if problem:
             raise bad(f"members: {problem}")
+        if isinstance(spec, _Spec):  # checked by _compact_member_spec
+            if name != RECORDS:
+                spec.count = None
+            elif spec.count is None:
+                raise bad(f"members entry {RECORDS!r} has no valid count")
+            members[name] = spec
+            continue
         if not isinstance(spec, dict):
             raise bad(f"members entry {name!r} is not an object")
         sha = spec.get("sha256")
@@ -213,7 +270,7 @@ def _parse_manifest_shape(obj: dict[str, Any], warnings: list[str]) -> _Manifest
             raise bad(f"members entry {name!r} has no valid bytes")
         if name == RECORDS and (not isinstance(count, int) or isinstance(count, bool) or count < 0):
             raise bad(f"members entry {RECORDS!r} has no valid count")
-        members[name] = _MemberSpec(sha.lower(), size, count if name == RECORDS else None)
+        members[name] = _Spec(bytes.fromhex(sha), size, count if name == RECORDS else None)
     if RECORDS not in members:
         raise bad(f"members does not list {RECORDS}")
     unknown = sorted(set(obj) - MANIFEST_FIELDS)
@@ -231,31 +288,10 @@ def _parse_manifest_shape(obj: dict[str, Any], warnings: list[str]) -> _Manifest
     )
 
 
-def _count_lines(data: bytes) -> int:
-    """Lines of a ``\\n``-separated file; a final line without ``\\n`` still counts."""
-    if not data:
-        return 0
-    return data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
-
-
-def read_bundle(
-    path: Path,
-    *,
-    trusted_keys: Mapping[str, Ed25519PublicKey],
-    regency_code: str,
-    limits: BundleLimits = BundleLimits(),
-    regions: RegionTable | None = DEFAULT_REGIONS,
-) -> ParsedBundle:
-    """Read and validate the PRR bundle at ``path`` for the office ``regency_code`` (``"14.09"``).
-
-    ``trusted_keys`` maps center ``key_id`` to its public key. Raises :class:`BundleRejected`
-    for rules 1–4 (including a missing or non-ZIP file) and nothing else for bad input; record
-    problems are returned in ``quarantined``. ``regions`` drives the NIK prefix warnings.
-    """
-    path = Path(path)
-    warnings: list[str] = []
+def _open_zip(path: Path) -> zipfile.ZipFile:
+    """Open the archive or raise BundleRejected(rule=1) with the reason."""
     try:
-        zf = zipfile.ZipFile(path)
+        return zipfile.ZipFile(path)
     except FileNotFoundError:
         raise _reject1(f"the bundle file {path.name!r} does not exist") from None
     except IsADirectoryError:
@@ -265,12 +301,100 @@ def read_bundle(
     except ZIP_READ_ERRORS as exc:
         raise _reject1(f"the bundle file cannot be opened as a ZIP archive ({exc})") from None
 
+
+def _trim(info: zipfile.ZipInfo) -> None:
+    """Drop what reading a vetted member never needs again (a bundle has ~200,000 members).
+
+    Only the central directory fields that locate and bound a member's data stay; dates,
+    attributes and extras were used by :func:`check_archive` and are not read afterwards.
+    """
+    info.date_time = _NO_DATE
+    info.external_attr = 0
+    info.extra = b""
+    info.comment = b""
+
+
+def _read_small(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytearray:
+    """A vetted member read in chunks into one buffer (no intermediate copies)."""
+    out = bytearray()
+    with zf.open(info) as stream:
+        while chunk := stream.read(min(_CHUNK, info.file_size + 1 - len(out))):
+            out += chunk
+            if len(out) > info.file_size:
+                break
+    if len(out) != info.file_size:
+        raise zipfile.BadZipFile(f"member {info.filename!r} does not have its declared size")
+    return out
+
+
+def _member_digest(
+    zf: zipfile.ZipFile, reader: MemberReader, info: zipfile.ZipInfo, lines: list[int] | None
+) -> bytes:
+    """SHA-256 of a vetted member, read in bounded chunks; counts lines into ``lines``."""
+    if lines is None and info.file_size <= _CHUNK:
+        # The SHA-256 is the integrity check; CRC-32 would repeat it.
+        return hashlib.sha256(reader.read(info, verify_crc=False)).digest()
+    digest = hashlib.sha256()
+    newlines, size, last = 0, 0, b""
+    with zf.open(info) as stream:
+        while chunk := stream.read(min(_CHUNK, info.file_size + 1 - size)):
+            digest.update(chunk)
+            newlines += chunk.count(b"\n")
+            size += len(chunk)
+            last = chunk[-1:]
+            if size > info.file_size:
+                break
+    if size != info.file_size:
+        raise zipfile.BadZipFile(f"member {info.filename!r} does not have its declared size")
+    if lines is not None:
+        # A final line without "\n" still counts.
+        lines.append(newlines + (1 if last not in (b"", b"\n") else 0))
+    return digest.digest()
+
+
+class _Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def _iter_lines(stream: _Readable) -> Iterator[bytes]:
+    """The ``\\n``-separated lines of ``stream``, without their ``\\n``, read in chunks."""
+    rest = b""
+    while chunk := stream.read(_CHUNK):
+        parts = (rest + chunk).split(b"\n")
+        rest = parts.pop()
+        yield from parts
+    if rest:
+        yield rest
+
+
+@contextlib.contextmanager
+def open_bundle(
+    path: Path,
+    *,
+    trusted_keys: Mapping[str, Ed25519PublicKey],
+    regency_code: str,
+    limits: BundleLimits = BundleLimits(),
+    regions: RegionTable | None = DEFAULT_REGIONS,
+) -> Iterator[VerifiedBundle]:
+    """Check rules 1–4 on the bundle at ``path`` and yield it, open, to stream its records.
+
+    Raises :class:`BundleRejected` (from the ``with``) at the first failing rule, including a
+    missing or non-ZIP file, and nothing else for bad input. Every member is read once through
+    SHA-256 in bounded chunks before the ``with`` body runs, so a bundle with any bad member is
+    rejected before a single record is looked at. Record problems come out of
+    :meth:`VerifiedBundle.records` as :class:`Quarantined`.
+    """
+    path = Path(path)
+    warnings: list[str] = []
+    zf = _open_zip(path)
     with zf, contextlib.ExitStack() as stack:
         # --- rule 1: a safe archive -------------------------------------------------------
         try:
             files = check_archive(zf, limits)
         except UnsafeZipError as exc:
             raise _reject1(str(exc)) from None
+        for info in zf.infolist():
+            _trim(info)
         by_name = {info.filename: info for info in files}
 
         # --- rule 2: signed manifest of the right shape ------------------------------------
@@ -285,14 +409,16 @@ def read_bundle(
         if sig_info.file_size > 1024:
             raise BundleRejected("manifest.sig is not a single base64 signature", rule=2)
         try:
-            manifest_bytes = read_member(zf, manifest_info)
+            manifest_bytes = _read_small(zf, manifest_info)
             sig_text = read_member(zf, sig_info)
         except ZIP_READ_ERRORS:
             raise BundleRejected("manifest.json or manifest.sig is corrupt", rule=2) from None
         try:
-            manifest_obj = json.loads(manifest_bytes.decode("utf-8"))
+            manifest_obj = json.loads(manifest_bytes, object_pairs_hook=_compact_member_spec)
         except (UnicodeDecodeError, ValueError):
             raise BundleRejected("manifest.json is not valid UTF-8 JSON", rule=2) from None
+        if isinstance(manifest_obj, _Spec):
+            manifest_obj = manifest_obj.as_dict()
         if not isinstance(manifest_obj, dict):
             raise BundleRejected("manifest.json is not a JSON object", rule=2)
         key_id = manifest_obj.get("key_id")
@@ -318,7 +444,10 @@ def read_bundle(
                 f"the manifest signature (manifest.sig) does not verify under the center key {key_id!r}",
                 rule=2,
             ) from None
+        manifest_sha256 = hashlib.sha256(manifest_bytes).hexdigest()
+        del manifest_bytes  # tens of MB for a large bundle; only its hash is needed from here
         manifest = _parse_manifest_shape(manifest_obj, warnings)
+        del manifest_obj
         bundle_id = manifest.bundle_id
 
         def reject(reason: str, rule: int) -> BundleRejected:
@@ -345,31 +474,22 @@ def read_bundle(
                 f"the bundle has {record_count} records, more than the limit {limits.max_records}",
                 3,
             )
-        contents: dict[str, bytes] = {}
-        # Media checks start on worker threads as soon as a member is read and its hash matches
-        # the signed manifest (so only center-signed bytes ever reach the image decoders). When
-        # rule 4 is bound to fail anyway, nothing is decoded ahead.
-        workers = limits.media_workers if manifest.regency_code == regency_code else 1
-        media = stack.enter_context(MediaChecks(limits.max_image_pixels, workers))
-        # Read in archive order: sequential on disk, and each member is hashed right after its
-        # single read.
-        with MemberReader(zf, path) as reader:
-            for info in files:
-                if info.filename in UNLISTED_MEMBERS:
-                    continue
-                spec = manifest.members[info.filename]
-                try:
-                    # The SHA-256 below is the integrity check; CRC-32 would repeat it.
-                    data = reader.read(info, verify_crc=False)
-                except ZIP_READ_ERRORS:
-                    raise reject(f"member {info.filename!r} is corrupt", 3) from None
-                if hashlib.sha256(data).hexdigest() != spec.sha256:
-                    raise reject(f"member {info.filename!r} does not match its SHA-256", 3)
-                contents[info.filename] = data
-                media.submit(info.filename, data)
-        media.flush()
-        records_data = contents[RECORDS]
-        line_count = _count_lines(records_data)
+        reader = stack.enter_context(MemberReader(zf, path))
+        # Every member through SHA-256 in archive order (sequential on disk), nothing kept:
+        # only once all of them match the signed manifest may any record be looked at.
+        lines: list[int] = []
+        for info in files:
+            if info.filename in UNLISTED_MEMBERS:
+                continue
+            try:
+                digest = _member_digest(
+                    zf, reader, info, lines if info.filename == RECORDS else None
+                )
+            except ZIP_READ_ERRORS:
+                raise reject(f"member {info.filename!r} is corrupt", 3) from None
+            if digest != manifest.members[info.filename].sha256:
+                raise reject(f"member {info.filename!r} does not match its SHA-256", 3)
+        (line_count,) = lines
         if line_count != record_count:
             raise reject(
                 f"{RECORDS} has {line_count} lines, the manifest count says {record_count}", 3
@@ -382,76 +502,260 @@ def read_bundle(
                 4,
             )
 
-        parsed = ParsedBundle(
+        media = stack.enter_context(MediaChecks(limits.max_image_pixels, limits.media_workers))
+        yield VerifiedBundle(
             bundle_id=bundle_id,
             sequence=manifest.sequence,
             issuer=manifest.issuer,
             key_id=manifest.key_id,
             regency_code=manifest.regency_code,
             created_at=manifest.created_at,
-            manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(),
-            warnings=warnings,
+            manifest_sha256=manifest_sha256,
             line_count=line_count,
+            warnings=warnings,
+            _source=_Source(zf, reader, by_name, manifest.members, media, regions),
+            _read_ahead=max(1, limits.read_ahead),
         )
-        _validate_records(records_data, RecordContext(contents, regions, media), parsed)
-    return parsed
 
 
-def _validate_records(data: bytes, ctx: RecordContext, parsed: ParsedBundle) -> None:
-    """Validate every line into ``parsed.records`` / ``parsed.quarantined`` / warnings."""
-    lines = data.split(b"\n") if data else []
-    if data.endswith(b"\n"):
-        lines.pop()
-    objs: list[Any] = []
-    for raw in lines:
+@dataclass
+class _Source:
+    """What streaming the records needs from the open, verified archive."""
+
+    zf: zipfile.ZipFile
+    reader: MemberReader
+    infos: Mapping[str, zipfile.ZipInfo]
+    members: Mapping[str, _Spec]
+    media: MediaChecks
+    regions: RegionTable | None
+
+    def verified(self, name: str) -> bytes:
+        """Member ``name`` read again, checked against the manifest once more.
+
+        The file may be on a flash drive that changes between the hash pass and this read;
+        the bytes handed to the image decoders and stored must be the signed ones.
+        """
         try:
-            objs.append(json.loads(raw))
-        except ValueError:  # includes UnicodeDecodeError and JSONDecodeError
-            objs.append(_NOT_JSON)
+            data = self.reader.read(self.infos[name], verify_crc=False)
+        except ZIP_READ_ERRORS:
+            data = b""
+        if len(data) != self.members[name].size or (
+            hashlib.sha256(data).digest() != self.members[name].sha256
+        ):
+            raise BundleRejected(f"member {name!r} changed while the bundle was being read", rule=3)
+        return data
 
-    first_line: dict[tuple[str, int], int] = {}
-    unknown_fields: dict[str, list[int]] = {}
-    prefix_records: dict[str, list[str]] = {}
-    for number, obj in enumerate(objs, start=1):
-        if obj is _NOT_JSON:
-            parsed.quarantined.append(
-                Quarantined(None, None, "line is not valid UTF-8 JSON", number)
+
+@dataclass
+class VerifiedBundle:
+    """A bundle that passed rules 1–4, open: its manifest's facts and a stream of its records.
+
+    Only valid while :func:`open_bundle`'s ``with`` is open. :meth:`records` can be iterated
+    once; when it is exhausted, ``warnings`` also holds the aggregated record warnings.
+    ``peak_media_held`` is the most photo/signature members held in memory at once (it stays
+    near twice the configured ``read_ahead``, whatever the bundle's size).
+    """
+
+    bundle_id: str
+    sequence: int
+    issuer: str
+    key_id: str
+    regency_code: str
+    created_at: datetime
+    manifest_sha256: str
+    line_count: int
+    warnings: list[str]
+    _source: _Source = field(repr=False)
+    _read_ahead: int = 256
+    peak_media_held: int = 0
+    _started: bool = False
+
+    def records(self) -> Iterator[RecordData | Quarantined]:
+        """Each line of ``records.jsonl`` in order: a valid record or its quarantine reason.
+
+        Raises :class:`BundleRejected` (rule 3) if the file changes while it is being read.
+        """
+        if self._started:
+            raise RuntimeError("the records of a bundle can be read only once")
+        self._started = True
+        src = self._source
+        # Media of the records between the one being validated and the newest read line:
+        # their checks run on the worker threads meanwhile.
+        held: dict[str, bytes] = {}
+        refs: dict[str, int] = {}
+        window: deque[tuple[int, Any, list[tuple[str, str]]]] = deque()
+        state = _LineState()
+        ctx = RecordContext(held, src.regions, src.media)
+        digest = hashlib.sha256()
+        number = 0
+        with src.zf.open(src.infos[RECORDS]) as stream:
+            for raw in _iter_lines(_Hashing(stream, digest)):
+                number += 1
+                try:
+                    obj: Any = json.loads(raw)
+                except ValueError:  # includes UnicodeDecodeError and JSONDecodeError
+                    obj = _NOT_JSON
+                names = self._prefetch(obj, held, refs)
+                self.peak_media_held = max(self.peak_media_held, len(held))
+                window.append((number, obj, names))
+                if len(window) >= self._read_ahead:
+                    yield self._validate(window.popleft(), ctx, state, held, refs)
+        if number != self.line_count or digest.digest() != src.members[RECORDS].sha256:
+            raise BundleRejected(
+                f"member {RECORDS!r} changed while the bundle was being read",
+                bundle_id=self.bundle_id,
+                rule=3,
             )
-            continue
+        while window:
+            yield self._validate(window.popleft(), ctx, state, held, refs)
+        self.warnings.extend(state.warnings())
+
+    def _prefetch(
+        self, obj: Any, held: dict[str, bytes], refs: dict[str, int]
+    ) -> list[tuple[str, str]]:
+        """Read the record's photo and signature, queue their checks; the (role, name) held."""
+        names: list[tuple[str, str]] = []
+        if not isinstance(obj, dict):
+            return names
+        src = self._source
+        for field_name, role in (("photo", PHOTO), ("signature", SIGNATURE_ROLE)):
+            name = obj.get(field_name)
+            if not isinstance(name, str) or name not in src.members:
+                continue
+            if name not in held:
+                try:
+                    held[name] = src.verified(name)
+                except BundleRejected as exc:
+                    exc.bundle_id = self.bundle_id
+                    raise
+            refs[name] = refs.get(name, 0) + 1
+            names.append((role, name))
+            src.media.submit(role, name, held[name])
+        return names
+
+    def _validate(
+        self,
+        item: tuple[int, Any, list[tuple[str, str]]],
+        ctx: RecordContext,
+        state: _LineState,
+        held: dict[str, bytes],
+        refs: dict[str, int],
+    ) -> RecordData | Quarantined:
+        number, obj, names = item
+        try:
+            return state.validate(number, obj, ctx)
+        finally:
+            for role, name in names:
+                self._source.media.forget(role, name)
+                refs[name] -= 1
+                if not refs[name]:
+                    del refs[name], held[name]
+
+
+class _Hashing:
+    """A read-only stream wrapper that feeds everything read through a hash."""
+
+    def __init__(self, stream: IO[bytes], digest: Any) -> None:
+        self._stream = stream
+        self._digest = digest
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self._digest.update(data)
+        return data
+
+
+class _LineState:
+    """What validating lines in order remembers: first lines of keys, warning tallies."""
+
+    def __init__(self) -> None:
+        self.first_line: dict[tuple[str, int], int] = {}
+        # name → [records, first line]; prefix → [records, first ids]: counts, not lists, so
+        # a 100,000-line bundle with one odd field or prefix costs nothing to tally.
+        self.unknown_fields: dict[str, list[int]] = {}
+        self.prefixes: dict[str, tuple[list[int], list[str]]] = {}
+
+    def validate(self, number: int, obj: Any, ctx: RecordContext) -> RecordData | Quarantined:
+        """One line's outcome; duplicates of an earlier (record_id, version) are quarantined."""
+        if obj is _NOT_JSON:
+            return Quarantined(None, None, "line is not valid UTF-8 JSON", number)
         if isinstance(obj, dict):
             rid, ver = obj.get("record_id"), obj.get("version")
             if isinstance(rid, str) and isinstance(ver, int) and not isinstance(ver, bool):
                 key = (rid, ver)
-                if key in first_line:
-                    reason = f"duplicate of record {rid} version {ver} on line {first_line[key]}"
-                    parsed.quarantined.append(Quarantined(rid, ver, reason, number))
-                    continue
-                first_line[key] = number
+                if key in self.first_line:
+                    reason = (
+                        f"duplicate of record {rid} version {ver} on line {self.first_line[key]}"
+                    )
+                    return Quarantined(rid, ver, reason, number)
+                self.first_line[key] = number
         outcome = validate_record(obj, ctx)
         for name in outcome.unknown_fields:
-            unknown_fields.setdefault(name, []).append(number)
+            self.unknown_fields.setdefault(name, [0, number])[0] += 1
         if outcome.record is not None:
-            parsed.records.append(outcome.record)
             if outcome.nik_warning_prefix is not None:
-                prefix_records.setdefault(outcome.nik_warning_prefix, []).append(
-                    outcome.record.record_id
-                )
-        else:
-            assert outcome.reason is not None
-            parsed.quarantined.append(
-                Quarantined(outcome.record_id, outcome.version, outcome.reason, number)
+                count, ids = self.prefixes.setdefault(outcome.nik_warning_prefix, ([0], []))
+                count[0] += 1
+                if len(ids) < WARNING_EXAMPLES:
+                    ids.append(outcome.record.record_id)
+            return outcome.record
+        assert outcome.reason is not None
+        return Quarantined(outcome.record_id, outcome.version, outcome.reason, number)
+
+    def warnings(self) -> list[str]:
+        """One warning per distinct problem, not per record.
+
+        A 10,000-line bundle with one extra field must not bury the operator.
+        """
+        out = []
+        for name, (count, first) in self.unknown_fields.items():
+            plural = "s" if count > 1 else ""
+            out.append(
+                f"unknown record field {name[:40]!r} ignored in {count} record{plural} "
+                f"(first on line {first})"
             )
-    # One warning per distinct problem, not per record: a 10,000-line bundle with one extra
-    # field must not bury the operator.
-    for name, where in unknown_fields.items():
-        plural = "s" if len(where) > 1 else ""
-        parsed.warnings.append(
-            f"unknown record field {name[:40]!r} ignored in {len(where)} record{plural} "
-            f"(first on line {where[0]})"
+        for prefix, ([count], ids) in self.prefixes.items():
+            shown = ", ".join(ids) + (", …" if count > WARNING_EXAMPLES else "")
+            out.append(
+                f"NIK prefix {prefix} is not in the office's region table "
+                f"({count} record{'s' if count > 1 else ''}: {shown})"
+            )
+        return out
+
+
+def read_bundle(
+    path: Path,
+    *,
+    trusted_keys: Mapping[str, Ed25519PublicKey],
+    regency_code: str,
+    limits: BundleLimits = BundleLimits(),
+    regions: RegionTable | None = DEFAULT_REGIONS,
+) -> ParsedBundle:
+    """Read and validate the PRR bundle at ``path`` for the office ``regency_code`` (``"14.09"``).
+
+    All valid records, media included, are collected in memory: this is for small bundles
+    (tests, tools); the importer streams with :func:`open_bundle` instead. ``trusted_keys``
+    maps center ``key_id`` to its public key. Raises :class:`BundleRejected` for rules 1–4
+    (including a missing or non-ZIP file) and nothing else for bad input; record problems are
+    returned in ``quarantined``. ``regions`` drives the NIK prefix warnings.
+    """
+    with open_bundle(
+        path, trusted_keys=trusted_keys, regency_code=regency_code, limits=limits, regions=regions
+    ) as bundle:
+        parsed = ParsedBundle(
+            bundle_id=bundle.bundle_id,
+            sequence=bundle.sequence,
+            issuer=bundle.issuer,
+            key_id=bundle.key_id,
+            regency_code=bundle.regency_code,
+            created_at=bundle.created_at,
+            manifest_sha256=bundle.manifest_sha256,
+            warnings=bundle.warnings,
+            line_count=bundle.line_count,
         )
-    for prefix, ids in prefix_records.items():
-        shown = ", ".join(ids[:WARNING_EXAMPLES]) + (", …" if len(ids) > WARNING_EXAMPLES else "")
-        parsed.warnings.append(
-            f"NIK prefix {prefix} is not in the office's region table "
-            f"({len(ids)} record{'s' if len(ids) > 1 else ''}: {shown})"
-        )
+        for item in bundle.records():
+            if isinstance(item, Quarantined):
+                parsed.quarantined.append(item)
+            else:
+                parsed.records.append(item)
+    return parsed

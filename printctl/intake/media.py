@@ -150,10 +150,10 @@ _Key = tuple[str, str]  # (role, member name)
 class MediaChecks:
     """Media check results per (role, member), computed ahead on threads or on demand.
 
-    :meth:`submit` guesses a member's role from its magic bytes (JPEG → photo, PNG → signature)
-    and queues it; :meth:`problem` returns the queued result, or checks inline when the member
-    was not queued or is used in another role (e.g. a PNG given as a photo). Use as a context
-    manager, or call :meth:`close`, so that worker threads end.
+    :meth:`submit` queues a member's check in the role a record gives it; :meth:`problem`
+    returns the queued result (once: results are not kept, so memory stays bounded by what is
+    queued), or checks inline when the member was not queued. Use as a context manager, or
+    call :meth:`close`, so that worker threads end.
     """
 
     def __init__(self, max_pixels: int = DEFAULT_MAX_PIXELS, workers: int | None = None) -> None:
@@ -165,7 +165,6 @@ class MediaChecks:
             if workers > 1
             else None
         )
-        self._results: dict[_Key, str | None] = {}
         self._pending: dict[_Key, tuple[Future[list[str | None]], int]] = {}
         self._batch: list[tuple[_Key, bytes]] = []
 
@@ -183,15 +182,12 @@ class MediaChecks:
         self._pending.clear()
         self._batch.clear()
 
-    def submit(self, name: str, data: bytes) -> None:
-        """Queue a check of member ``name`` if it looks like a JPEG or PNG (threads only)."""
+    def submit(self, role: str, name: str, data: bytes) -> None:
+        """Queue a check of member ``name`` as a ``role`` (:data:`PHOTO`, :data:`SIGNATURE`).
+
+        Only with worker threads; without them :meth:`problem` checks inline.
+        """
         if self._pool is None:
-            return
-        if data.startswith(JPEG_MAGIC):
-            role = PHOTO
-        elif data.startswith(PNG_SIGNATURE):
-            role = SIGNATURE
-        else:
             return
         self._batch.append(((role, name), data))
         if len(self._batch) >= BATCH:
@@ -209,19 +205,19 @@ class MediaChecks:
     def _run(self, jobs: list[tuple[str, bytes]]) -> list[str | None]:
         return [_CHECKS[role](data, self._max_pixels) for role, data in jobs]
 
+    def forget(self, role: str, name: str) -> None:
+        """Drop a queued check nobody will ask for (its record was quarantined before it)."""
+        self._pending.pop((role, name), None)
+
     def problem(self, role: str, name: str, data: bytes | None) -> str | None:
         """Why member ``name`` (``data``, None if absent) is unusable in ``role``, or None."""
-        key = (role, name)
-        if key in self._results:
-            return self._results[key]
-        if self._batch:
-            self.flush()
         if data is None:
-            result: str | None = "is not a member of this bundle"
-        elif key in self._pending:
-            future, index = self._pending.pop(key)
-            result = future.result()[index]
-        else:
-            result = _CHECKS[role](data, self._max_pixels)
-        self._results[key] = result
-        return result
+            return "is not a member of this bundle"
+        key = (role, name)
+        if self._batch and any(queued == key for queued, _ in self._batch):
+            self.flush()
+        pending = self._pending.pop(key, None)
+        if pending is not None:
+            future, index = pending
+            return future.result()[index]
+        return _CHECKS[role](data, self._max_pixels)

@@ -3,12 +3,12 @@
 Bundles arrive from the network and from flash drives, so the archive is hostile until proven
 otherwise: member paths could escape a directory if anyone ever extracted them, links could
 point anywhere, and a few kilobytes could claim to inflate to gigabytes. Nothing here extracts
-to disk; members are read into memory with reads bounded by the sizes already vetted.
+to disk; members are read into memory (small ones) or streamed in chunks (large ones), with
+reads bounded by the sizes already vetted.
 """
 
 from __future__ import annotations
 
-import mmap
 import os
 import stat
 import struct
@@ -42,12 +42,16 @@ class BundleLimits:
 
     max_total_uncompressed: int = 2 * GIB
     max_ratio: float = 200.0
-    max_members: int = 200_000
+    #: Two media members per record at ``max_records``, plus manifest, signature, records.
+    max_members: int = 200_003
     max_records: int = 100_000
     max_manifest_bytes: int = 64 * MIB
     max_image_pixels: int = 40_000_000
     #: Threads that check photos and signatures (JPEG decoding releases the GIL).
     media_workers: int = field(default_factory=lambda: min(4, os.cpu_count() or 1))
+    #: Records whose media are read (and checked on the workers) ahead of the one being
+    #: validated: this bounds the media in memory at once, whatever the bundle's size.
+    read_ahead: int = 256
 
 
 class UnsafeZipError(Exception):
@@ -144,27 +148,24 @@ _LOCAL_MAGIC = b"PK\x03\x04"
 
 
 class MemberReader:
-    """Reads vetted members straight from a memory map of the archive.
+    """Reads vetted members straight from the archive file with one positioned read each.
 
     ``ZipFile.open`` costs tens of microseconds per member in Python bookkeeping; a bundle has
     two media members per record, so for 10,000 records that alone would eat a large part of the
-    import budget. Stored and deflated members are sliced or inflated from the map directly,
-    bounded by the central directory's vetted sizes and checked against its CRC-32; other
-    compression methods fall back to :func:`read_member`.
+    import budget. Stored and deflated members are read with ``os.pread`` (no shared file
+    position, and no memory map: a map of a gigabyte bundle would count every page read as
+    the process's resident memory) and inflated directly, bounded by the central directory's
+    vetted sizes and checked against its CRC-32; other compression methods fall back to
+    :func:`read_member`.
     """
 
     def __init__(self, zf: zipfile.ZipFile, path: Path) -> None:
         self._zf = zf
         self._file = path.open("rb")
-        try:
-            self._map: mmap.mmap | None = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
-        except (ValueError, OSError):  # empty or unmappable file: use zipfile throughout
-            self._map = None
+        self._fd = self._file.fileno()
 
     def close(self) -> None:
-        """Release the map and the file."""
-        if self._map is not None:
-            self._map.close()
+        """Release the file."""
         self._file.close()
 
     def __enter__(self) -> MemberReader:
@@ -179,18 +180,21 @@ class MemberReader:
         ``verify_crc=False`` is for callers that check a cryptographic hash of the bytes
         anyway (the manifest's SHA-256): the CRC-32 would only repeat a weaker check.
         """
-        mm = self._map
-        if mm is None or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
             return read_member(self._zf, info)
         offset = info.header_offset
-        header = mm[offset : offset + _LOCAL_HEADER.size]
-        if len(header) != _LOCAL_HEADER.size:
+        # One read for the header, the name, a typical extra field and the data.
+        guess = len(info.orig_filename.encode("utf-8")) + 64
+        chunk = os.pread(self._fd, _LOCAL_HEADER.size + guess + info.compress_size, offset)
+        if len(chunk) < _LOCAL_HEADER.size:
             raise zipfile.BadZipFile(f"member {info.filename!r}: truncated local header")
-        magic, name_len, extra_len = _LOCAL_HEADER.unpack(header)
+        magic, name_len, extra_len = _LOCAL_HEADER.unpack_from(chunk)
         if magic != _LOCAL_MAGIC:
             raise zipfile.BadZipFile(f"member {info.filename!r}: bad local header")
-        start = offset + _LOCAL_HEADER.size + name_len + extra_len
-        raw = mm[start : start + info.compress_size]
+        start = _LOCAL_HEADER.size + name_len + extra_len
+        raw = chunk[start : start + info.compress_size]
+        if len(raw) != info.compress_size:  # a longer extra field than guessed, or truncated
+            raw = os.pread(self._fd, info.compress_size, offset + start)
         if len(raw) != info.compress_size:
             raise zipfile.BadZipFile(f"member {info.filename!r} is truncated")
         if info.compress_type == zipfile.ZIP_STORED:
