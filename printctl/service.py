@@ -144,6 +144,29 @@ class Context:
         """Release database connections."""
         self.engine.dispose()
 
+    def journal(
+        self,
+        session: Session,
+        action: str,
+        *,
+        entity: str,
+        entity_id: str | int,
+        detail: dict[str, Any] | None = None,
+        outcome: str = "ok",
+    ) -> None:
+        """Append an audit event by the acting user at this station, in ``session``."""
+        record_event(
+            session,
+            actor=self.actor,
+            station=self.station,
+            action=action,
+            entity=entity,
+            entity_id=entity_id,
+            outcome=outcome,
+            detail=detail,
+            clock=self.clock,
+        )
+
 
 # ---------------------------------------------------------------------------- keys & intake
 

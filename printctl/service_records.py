@@ -19,7 +19,7 @@ from sqlalchemy import or_, text, update
 from sqlmodel import Session, col, select
 
 from printctl import outbox
-from printctl.audit import lock_journal, record_event
+from printctl.audit import lock_journal
 from printctl.db import read_session, session_scope
 from printctl.domain import RequestType, mask_nik
 from printctl.models import (
@@ -149,15 +149,12 @@ def request_reprint(
         row.evidence_kind = chosen.value
         row.evidence = reference
         session.add(row)
-        record_event(
+        ctx.journal(
             session,
-            actor=ctx.actor,
-            station=ctx.station,
-            action="record.reprint-requested",
+            "record.reprint-requested",
             entity="record",
             entity_id=_label(row),
             detail={"evidence_kind": chosen.value, "evidence": reference},
-            clock=ctx.clock,
         )
         if chosen is EvidenceKind.SURRENDERED_CARD:
             _surrendered(
@@ -233,11 +230,9 @@ def approve_reprint(ctx: Context, record_id: str) -> str:
         due: list[str] = []
         if row.request_type == RequestType.DATA_CHANGE.value:
             due = _mark_earlier_cards_due(session, row)
-        record_event(
+        ctx.journal(
             session,
-            actor=ctx.actor,
-            station=ctx.station,
-            action="record.reprint-approved",
+            "record.reprint-approved",
             entity="record",
             entity_id=_label(row),
             detail={
@@ -246,7 +241,6 @@ def approve_reprint(ctx: Context, record_id: str) -> str:
                 "requested_by": row.requested_by,
                 "to_surrender": due,
             },
-            clock=ctx.clock,
         )
         return _label(row)
 
@@ -281,16 +275,13 @@ def refuse_reprint(ctx: Context, record_id: str, *, reason: str) -> str:
         row.decided_at = now
         row.retired_at = now
         session.add(row)
-        record_event(
+        ctx.journal(
             session,
-            actor=ctx.actor,
-            station=ctx.station,
-            action="record.reprint-refused",
+            "record.reprint-refused",
             entity="record",
             entity_id=_label(row),
             outcome="refused",
             detail={"reason": reason.strip(), "requested_by": row.requested_by},
-            clock=ctx.clock,
         )
         return _label(row)
 
@@ -341,15 +332,12 @@ def handover(ctx: Context, record_id: str, *, verified_by: str) -> str:
         row.verified_by = verified_by.strip()[:100]
         row.retired_at = now
         session.add(row)
-        record_event(
+        ctx.journal(
             session,
-            actor=ctx.actor,
-            station=ctx.station,
-            action="record.handed-over",
+            "record.handed-over",
             entity="record",
             entity_id=_label(row),
             detail={"verified_by": row.verified_by, "chip_uid": row.chip_uid},
-            clock=ctx.clock,
         )
         outbox.add_event(
             session,
@@ -437,15 +425,12 @@ def surrender(ctx: Context, record_id: str, *, chip_uid: str, note: str = "") ->
             note.strip() or f"{_label(row)} surrendered after a data change",
             holder=row,
         )
-        record_event(
+        ctx.journal(
             session,
-            actor=ctx.actor,
-            station=ctx.station,
-            action="record.card-surrendered",
+            "record.card-surrendered",
             entity="record",
             entity_id=_label(row),
             detail={"chip_uid": uid},
-            clock=ctx.clock,
         )
         return _label(row)
 
@@ -518,15 +503,12 @@ def erase_expired(ctx: Context, *, dry_run: bool = False) -> ErasureResult:
                 )
             )
         if erased and not dry_run:
-            record_event(
+            ctx.journal(
                 session,
-                actor=ctx.actor,
-                station=ctx.station,
-                action="records.erased",
+                "records.erased",
                 entity="record",
                 entity_id=f"{len(erased)} records",
                 detail={"records": erased, "retention_days": ctx.settings.retention_days},
-                clock=ctx.clock,
             )
     if not dry_run:
         # Every pass, not only one that erased: a pass whose compaction was busy (a reader
@@ -586,16 +568,13 @@ def _compact(ctx: Context) -> None:
     except Exception as exc:  # a busy reader only delays it to the next pass
         record_note = f"compaction after erasure deferred: {exc}"
         with session_scope(engine) as session:
-            record_event(
+            ctx.journal(
                 session,
-                actor=ctx.actor,
-                station=ctx.station,
-                action="records.erase-compaction-deferred",
+                "records.erase-compaction-deferred",
                 entity="record",
                 entity_id="-",
                 outcome="deferred",
                 detail={"reason": record_note[:300]},
-                clock=ctx.clock,
             )
 
 

@@ -26,7 +26,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from printctl import outbox
-from printctl.audit import lock_journal, record_event
+from printctl.audit import lock_journal
 from printctl.db import read_session, session_scope
 from printctl.intake.importer import ImportOutcome, trusted_keys
 from printctl.logs import get_logger
@@ -424,16 +424,13 @@ def _reject(ctx: Context, batch: _Outgoing, reason: str) -> None:
     with session_scope(ctx.engine) as session:
         lock_journal(session)
         outbox.mark_rejected(session, batch.event_ids, problem=reason or "refused")
-        record_event(
+        ctx.journal(
             session,
-            actor=ctx.actor,
-            station=ctx.station,
-            action="event.rejected-by-center",
+            "event.rejected-by-center",
             entity="event",
             entity_id=batch.event_ids[0],
             outcome="rejected",
             detail={"reason": (reason or "")[:500]},
-            clock=ctx.clock,
         )
     log.error("the center refused an event", event_id=batch.event_ids[0], reason=reason)
 
@@ -488,15 +485,12 @@ def export_events(
         with session_scope(ctx.engine) as session:
             lock_journal(session)
             outbox.mark_exported(session, ids, bundle_id=bundle_id, at=ctx.clock())
-            record_event(
+            ctx.journal(
                 session,
-                actor=ctx.actor,
-                station=ctx.station,
-                action="events.exported",
+                "events.exported",
                 entity="event-bundle",
                 entity_id=bundle_id,
                 detail={"file": path.name, "events": len(ids)},
-                clock=ctx.clock,
             )
         result.paths.append(path)
         result.events += len(ids)
@@ -550,15 +544,12 @@ def import_receipt(ctx: Context, path: Path) -> ReceiptResult:
             already=sum(1 for s in states.values() if s == OutboxState.DELIVERED.value),
             unknown=len(named) - len(states),
         )
-        record_event(
+        ctx.journal(
             session,
-            actor=ctx.actor,
-            station=ctx.station,
-            action="events.receipt-imported",
+            "events.receipt-imported",
             entity="event-bundle",
             entity_id=receipt.events_bundle_id,
             detail={**result.as_dict(), "file": path.name, "center_key": receipt.key_id},
-            clock=ctx.clock,
         )
     return result
 
@@ -578,15 +569,12 @@ def confirm_export(ctx: Context, bundle_id: str) -> int:
         if not ids:
             raise UserError(f"no pending events went out in event bundle {bundle_id}")
         done = outbox.mark_delivered(session, ids, via=f"confirmed by {ctx.actor}", at=ctx.clock())
-        record_event(
+        ctx.journal(
             session,
-            actor=ctx.actor,
-            station=ctx.station,
-            action="events.delivery-confirmed",
+            "events.delivery-confirmed",
             entity="event-bundle",
             entity_id=bundle_id,
             detail={"events": done},
-            clock=ctx.clock,
         )
         return done
 
@@ -692,16 +680,13 @@ def run_service_loop(
 
 def _journal(ctx: Context, action: str, error: str | None, detail: dict[str, Any]) -> None:
     with session_scope(ctx.engine) as session:
-        record_event(
+        ctx.journal(
             session,
-            actor=ctx.actor,
-            station=ctx.station,
-            action=action,
+            action,
             entity="center",
             entity_id=ctx.settings.center_url or "-",
             outcome="stopped" if error else "ok",
             detail={**detail, **({"error": error} if error else {})},
-            clock=ctx.clock,
         )
 
 
