@@ -11,10 +11,11 @@ from sqlmodel import Session, col, select
 
 from printctl import outbox
 from printctl.audit import verify_chain
-from printctl.models import OutboxEvent, Record, RecordState
+from printctl.domain import RequestType
+from printctl.models import OutboxEvent, RecordState
 from printctl.records import open_record
 from printctl.service import Context
-from printctl.service_records import erase_expired, handover
+from printctl.service_records import erase_expired, handover, refuse_reprint, request_reprint
 from printctl.stock import balance
 from tests.integration.issuance_support import (
     JumpClock,
@@ -95,15 +96,25 @@ def test_a_handed_over_record_is_erased_after_the_period_and_the_books_still_hol
         assert kept.photo[:64] in disk
 
 
-def test_superseded_and_refused_records_are_erased_too(ctx: Context) -> None:
-    """The period of a superseded or refused record runs from its retirement."""
+def test_a_refused_reprint_is_erased_after_the_period_from_its_refusal(ctx: Context) -> None:
+    """A refused record's period runs from the refusal; its refusal text goes with its data,
+    while the decision (who asked, who refused) stays."""
     clock = JumpClock()
     office = with_clock(ctx, clock)
-    seed(office, [person(1), person(2), person(3)], state=RecordState.SUPERSEDED)
-    with Session(office.engine) as session:
-        for row in session.exec(select(Record)).all():
-            row.retired_at = clock() if row.record_id != "PRR-I-00003" else None
-            session.add(row)
-        session.commit()
-    clock.jump(days=office.settings.retention_days + 1)
-    assert erase_expired(office).erased == ["PRR-I-00001 v1", "PRR-I-00002 v1"]
+    seed(
+        office,
+        [person(1, request_type=RequestType.REPLACE_LOST)],
+        state=RecordState.AWAITING_APPROVAL,
+    )
+    clock.jump(days=50)  # waiting is not retirement: the period has not started
+    request_reprint(office, "PRR-I-00001", evidence="LP/9/XII/2026")
+    refuse_reprint(
+        replace(office, actor="sari"), "PRR-I-00001", reason="Bu Siti's letter is a copy"
+    )
+    clock.jump(days=office.settings.retention_days - 1)
+    assert erase_expired(office).erased == []
+    clock.jump(days=2)
+    assert erase_expired(office).erased == ["PRR-I-00001 v1"]
+    row = record_row(office, "PRR-I-00001")
+    assert (row.state, row.state_reason, row.payload) == ("refused", "", b"")
+    assert (row.requested_by, row.approved_by, row.evidence) == ("tester", "sari", "LP/9/XII/2026")
