@@ -265,7 +265,7 @@ def records_list(
             r.record_id or "?",
             str(r.version or ""),
             r.request_type or "",
-            r.state,
+            r.status,
             r.district or "",
             r.nik or "",
             r.reason,

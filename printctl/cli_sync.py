@@ -115,23 +115,26 @@ def export_events_cmd(
 
 
 def import_receipt_cmd(
-    path: Annotated[Path, typer.Argument(help="The center's receipt (*.receipt.zip).")],
+    path: Annotated[
+        Path, typer.Argument(help="The center's receipt (*.receipt.zip), or a drive holding some.")
+    ],
     json_out: JsonOpt = False,
 ) -> None:
-    """Import the center's signed receipt: the events it names are delivered."""
-    from printctl.service_sync import import_receipt
+    """Import the center's signed receipts: the events they name are delivered."""
+    from printctl.service_sync import import_receipts
 
     with _context(quiet_console=json_out) as ctx:
-        result = import_receipt(ctx, path)
+        results = import_receipts(ctx, path)
     if json_out:
-        _print_json(result.as_dict())
+        _print_json([r.as_dict() for r in results])
         return
-    out.print(
-        f"Receipt for {result.events_bundle_id}: {result.delivered} events delivered now, "
-        f"{result.already} delivered before."
-    )
-    if result.unknown:
-        out.print(f"  warning: it names {result.unknown} events this office never had")
+    for result in results:
+        out.print(
+            f"Receipt for {result.events_bundle_id}: {result.delivered} events delivered now, "
+            f"{result.already} delivered before."
+        )
+        if result.unknown:
+            out.print(f"  warning: it names {result.unknown} events this office never had")
 
 
 @events_app.command("status")

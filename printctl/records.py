@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, fields
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlmodel import Session, col, func, select
@@ -131,10 +131,27 @@ class RecordSummary:
     nik: str | None  # masked
     reason: str
     bundle_id: str
+    handed_over_at: datetime | None = None
+    surrender: str = ""  #: to-surrender / surrendered (an older card a data change replaced)
+    erased: bool = False  #: its personal data was erased after the retention period
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return dict(self.__dict__)
+        out = dict(self.__dict__)
+        out["handed_over_at"] = self.handed_over_at.isoformat() if self.handed_over_at else None
+        return out
+
+    @property
+    def status(self) -> str:
+        """The state with what else a person should see at a glance."""
+        parts = [self.state]
+        if self.handed_over_at is not None:
+            parts.append(f"handed over {self.handed_over_at:%Y-%m-%d}")
+        if self.surrender:
+            parts.append(self.surrender)
+        if self.erased:
+            parts.append("data erased")
+        return ", ".join(parts)
 
 
 def list_records(session: Session, *, state: str | None = None) -> list[RecordSummary]:
@@ -155,6 +172,9 @@ def list_records(session: Session, *, state: str | None = None) -> list[RecordSu
                     nik="*" * 12 + row.nik_last4,
                     reason=row.state_reason,
                     bundle_id=row.bundle_id,
+                    handed_over_at=row.handed_over_at,
+                    surrender=row.surrender,
+                    erased=row.erased_at is not None,
                 )
             )
     if state in (None, "quarantined"):

@@ -554,6 +554,23 @@ def import_receipt(ctx: Context, path: Path) -> ReceiptResult:
     return result
 
 
+RECEIPT_SUFFIX = ".receipt.zip"
+
+
+def import_receipts(ctx: Context, path: Path) -> list[ReceiptResult]:
+    """Import one receipt file, or every ``*.receipt.zip`` in a folder (a flash drive)."""
+    if path.is_dir():
+        files = sorted(
+            p
+            for p in path.iterdir()
+            if p.name.endswith(RECEIPT_SUFFIX) and not p.name.startswith(".")
+        )
+        if not files:
+            raise UserError(f"no receipts (*{RECEIPT_SUFFIX}) in {path}")
+        return [import_receipt(ctx, f) for f in files]
+    return [import_receipt(ctx, path)]
+
+
 def confirm_export(ctx: Context, bundle_id: str) -> int:
     """An operator confirms the center has an exported bundle (no receipt came back)."""
     with session_scope(ctx.engine) as session:
@@ -701,6 +718,7 @@ __all__ = [
     "confirm_export",
     "export_events",
     "import_receipt",
+    "import_receipts",
     "list_events",
     "outbox_status",
     "pull",

@@ -61,9 +61,11 @@ def test_a_flash_drive_round_trip_from_the_command_line(office: Path) -> None:  
         )
     )
     assert f"{status['pending']} event(s) accepted" in receipt_out
-    (receipt,) = drive.glob("*.receipt.zip")
-    result = as_json(run(office, "import-receipt", str(receipt), "--json"))
+    assert len(list(drive.glob("*.receipt.zip"))) == 1
+    (result,) = as_json(run(office, "import-receipt", str(drive), "--json"))  # the whole drive
     assert result["delivered"] == status["pending"] and result["unknown"] == 0
+    listed = {r["record_id"]: r for r in as_json(run(office, "records", "list", "--json"))}
+    assert listed[record]["handed_over_at"] and not listed[record]["erased"]
     after = as_json(run(office, "events", "status", "--json"))
     assert after["pending"] == 0 and after["delivered"] == status["pending"]
     assert "holds" in ok(run(office, "audit", "verify"))
