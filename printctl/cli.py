@@ -32,6 +32,7 @@ from printctl.cli_driver import driver_app
 from printctl.cli_records import register as register_record_commands
 from printctl.cli_stock import stock_app
 from printctl.cli_sync import register as register_sync_commands
+from printctl.cli_users import users_app
 from printctl.config import STARTER_CONFIG, Settings
 from printctl.crypto import generate_key_file
 from printctl.progress import live_progress
@@ -70,6 +71,7 @@ app.add_typer(center_app, name="center")
 app.add_typer(audit_app, name="audit")
 app.add_typer(stations_app, name="stations")
 app.add_typer(driver_app, name="driver")
+app.add_typer(users_app, name="users")
 register_record_commands(app, records_app)
 register_sync_commands(app, keys_app)
 

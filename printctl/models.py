@@ -562,6 +562,39 @@ class OutboxEvent(SQLModel, table=True):
     problem: str | None = Field(default=None, max_length=1000)
 
 
+class UserAccount(SQLModel, table=True):
+    """A person who uses printctl, with a role and a scrypt-hashed password."""
+
+    __tablename__ = "user_account"
+
+    #: The name, normalised (NFKC, case-folded, single spaces) as every "second person"
+    #: check compares names.
+    name: str = Field(primary_key=True, max_length=100)
+    display_name: str = Field(max_length=100)
+    role: str = Field(max_length=20)
+    password_hash: str = Field(max_length=300)
+    disabled: bool = False
+    failed_logins: int = 0
+    locked_until: datetime | None = None
+    last_login_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    created_by: str = Field(max_length=100)
+
+
+class ApiToken(SQLModel, table=True):
+    """A user's API token, kept only as its SHA-256."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_name: str = Field(foreign_key="user_account.name", max_length=100, index=True)
+    label: str = Field(max_length=100)
+    token_sha256: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
 class AuditEvent(SQLModel, table=True):
     """A tamper-evident audit entry; each one's hash covers the previous one's."""
 

@@ -168,6 +168,17 @@ class Context:
         )
 
 
+def supervisor_names(ctx: Context) -> tuple[str, ...]:
+    """Who may approve what needs a second person: the ``supervisors`` setting and every
+    enabled user with the supervisor role (``printctl users add NAME --role supervisor``).
+    Empty: any second person may."""
+    from printctl.users import supervisors
+
+    with read_session(ctx.engine) as session:
+        users = supervisors(session)
+    return (*ctx.settings.supervisor_names(), *users)
+
+
 # ---------------------------------------------------------------------------- keys & intake
 
 

@@ -35,7 +35,7 @@ from printctl.models import (
     RecordState,
     Surrender,
 )
-from printctl.service import Context, UserError
+from printctl.service import Context, UserError, supervisor_names
 from printctl.stock import StockError
 from printctl.stock.controls import Supervisors
 from printctl.stock.ledger import holder_return
@@ -59,7 +59,7 @@ _LETTER_RE = re.compile(r"[\w][\w ./-]{2,99}")
 
 
 def _supervisors(ctx: Context) -> Supervisors:
-    return Supervisors.of(ctx.settings.supervisor_names())
+    return Supervisors.of(supervisor_names(ctx))
 
 
 def _latest(session: Session, record_id: str) -> Record:

@@ -30,7 +30,7 @@ from printctl.models import (
     StockCount,
     StockProposal,
 )
-from printctl.service import Context, UserError
+from printctl.service import Context, UserError, supervisor_names
 from printctl.stock import (
     StockBalance,
     StockError,
@@ -67,7 +67,7 @@ def _write(ctx: Context, action: Callable[[Session], T]) -> T:
 
 
 def _supervisors(ctx: Context) -> controls.Supervisors:
-    return controls.Supervisors.of(ctx.settings.supervisor_names())
+    return controls.Supervisors.of(supervisor_names(ctx))
 
 
 def known_printers(ctx: Context) -> set[str]:
