@@ -29,13 +29,13 @@ import contextlib
 import hashlib
 import json
 import re
-import zipfile
+from array import array
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -46,14 +46,14 @@ from printctl.intake.media import PHOTO, MediaChecks
 from printctl.intake.media import SIGNATURE as SIGNATURE_ROLE
 from printctl.intake.records import RecordContext, validate_record
 from printctl.intake.regions import DEFAULT_REGIONS, RegionTable
+from printctl.intake.zipdir import NotAZipFile, ZipDirectory, ZipFormatError
 from printctl.intake.zipsafe import (
     ZIP_READ_ERRORS,
     BundleLimits,
-    MemberReader,
     UnsafeZipError,
-    check_archive,
+    check_directory,
     member_path_problem,
-    read_member,
+    open_directory,
 )
 
 __all__ = [
@@ -84,7 +84,6 @@ SHA256_RE = re.compile(r"[0-9a-fA-F]{64}")
 WARNING_EXAMPLES = 5
 _NOT_JSON = object()  # marks a line that did not parse
 _SPEC_KEYS = frozenset({"sha256", "bytes", "count"})
-_NO_DATE = (1980, 1, 1, 0, 0, 0)
 #: Bytes read at a time when hashing or splitting a member.
 _CHUNK = 1 << 20
 
@@ -156,24 +155,113 @@ def _whole(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def _compact_member_spec(pairs: list[tuple[str, Any]]) -> Any:
-    """``json`` object hook: a well-formed ``members`` entry becomes a :class:`_Spec`.
-
-    Parsing 200,000 entries into dicts would cost several times the memory; anything that is
-    not exactly a valid entry stays a dict and gets the full checks (and their messages) of
-    :func:`_parse_manifest_shape`.
-    """
+def _as_spec(pairs: list[tuple[str, Any]]) -> _Spec | None:
+    """The :class:`_Spec` of a well-formed ``members`` entry, or None for anything else."""
     obj = dict(pairs)
     if not set(obj) <= _SPEC_KEYS:
-        return obj
+        return None
     sha, size, count = obj.get("sha256"), obj.get("bytes"), obj.get("count")
     if not isinstance(sha, str) or not SHA256_RE.fullmatch(sha) or not isinstance(size, int):
-        return obj
+        return None
     if not _whole(size):
-        return obj
+        return None
     if "count" in obj and not _whole(count):
-        return obj
+        return None
     return _Spec(bytes.fromhex(sha), size, count)
+
+
+class _Members:
+    """The manifest's ``members`` map, compact: indexed like the archive's central directory.
+
+    A bundle lists ~200,000 members; a dict of name → entry would hold a second copy of every
+    name plus an object per entry. Here the SHA-256 of member ``i`` of the archive is 32 bytes
+    of one buffer, and the listed sizes are only compared with the directory's (rule 3), not
+    kept: once they match, the directory's vetted sizes are the signed ones. Names the
+    manifest lists but the archive lacks, and the first size that differs, are kept for the
+    rule 3 reasons, to be given only after the signature verifies.
+    """
+
+    def __init__(self, by_name: Mapping[str, int], sizes: array[int]) -> None:
+        self._by_name = by_name
+        self._listed = bytearray(len(sizes))
+        self._digests = bytearray(32 * len(sizes))
+        self._sizes = sizes
+        self.first_missing: str | None = None
+        self.first_wrong_size: tuple[str, int, int] | None = None  # name, archive, manifest
+        self.records_count: int | None = None
+
+    def add(self, name: str, spec: _Spec) -> bool:
+        """Record one entry (in manifest order); False if ``name`` was listed already."""
+        index = self._by_name.get(name)
+        if index is None:
+            if self.first_missing is None:
+                self.first_missing = name
+            return True
+        if self._listed[index]:
+            return False
+        self._listed[index] = 1
+        self._digests[32 * index : 32 * index + 32] = spec.sha256
+        if spec.size != self._sizes[index] and self.first_wrong_size is None:
+            self.first_wrong_size = (name, self._sizes[index], spec.size)
+        if name == RECORDS:
+            self.records_count = spec.count
+        return True
+
+    def __contains__(self, name: object) -> bool:
+        index = self._by_name.get(name) if isinstance(name, str) else None
+        return index is not None and bool(self._listed[index])
+
+    def sha256(self, name: str) -> bytes:
+        """The listed digest of member ``name`` (which must be listed)."""
+        index = self._by_name[name]
+        return bytes(self._digests[32 * index : 32 * index + 32])
+
+    def size(self, name: str) -> int:
+        """The vetted size of member ``name``: the manifest's, once rule 3 has compared them."""
+        return self._sizes[self._by_name[name]]
+
+
+class _ManifestReader:
+    """``json`` object hook for the manifest, and the compact :class:`_Members` it builds.
+
+    Parsing 200,000 entries into dicts would cost several times the memory: a well-formed
+    ``members`` entry becomes a :class:`_Spec`, and the first object made only of such entries
+    whose names are all acceptable (that is the ``members`` map) goes straight into a
+    :class:`_Members`. Anything else stays a dict and gets the full checks (and their
+    messages) of :func:`_parse_manifest_shape`. Only one :class:`_Members` is ever built, so a
+    manifest of many small look-alike maps cannot make it allocate one buffer each.
+    """
+
+    def __init__(self, by_name: Mapping[str, int], sizes: array[int]) -> None:
+        self._by_name = by_name
+        self._sizes = sizes
+        self.members: _Members | None = None
+
+    def hook(self, pairs: list[tuple[str, Any]]) -> Any:
+        """Turn one parsed JSON object (its key/value pairs) into what the manifest keeps."""
+        spec = _as_spec(pairs)
+        if spec is not None:
+            return spec
+        if self.members is None and pairs and all(isinstance(v, _Spec) for _k, v in pairs):
+            members = self.compact(pairs)
+            if members is not None:
+                self.members = members
+                return members
+        return dict(pairs)
+
+    def compact(self, pairs: Iterable[tuple[str, _Spec]]) -> _Members | None:
+        """The :class:`_Members` of these entries, or None if they need the full checks."""
+        members = _Members(self._by_name, self._sizes)
+        for name, spec in pairs:
+            if name in UNLISTED_MEMBERS or member_path_problem(name) is not None:
+                return None
+            if name == RECORDS and spec.count is None:
+                return None
+            if not members.add(name, spec):
+                return None  # a name listed twice: the dict path keeps the last, as JSON does
+        if RECORDS not in members:
+            return None
+        return members
 
 
 @dataclass(frozen=True)
@@ -184,7 +272,7 @@ class _Manifest:
     regency_code: str
     created_at: datetime
     sequence: int
-    members: Mapping[str, _Spec]
+    members: _Members
 
 
 def load_public_key(path: Path) -> Ed25519PublicKey:
@@ -211,8 +299,13 @@ def _reject1(reason: str) -> BundleRejected:
     return BundleRejected(reason, rule=1)
 
 
-def _parse_manifest_shape(obj: dict[str, Any], warnings: list[str]) -> _Manifest:
-    """Check the manifest's shape (rule 2); raise BundleRejected(rule=2) on the first problem."""
+def _parse_manifest_shape(
+    obj: dict[str, Any], reader: _ManifestReader, warnings: list[str]
+) -> _Manifest:
+    """Check the manifest's shape (rule 2); raise BundleRejected(rule=2) on the first problem.
+
+    ``obj`` was parsed with ``reader``'s hook.
+    """
 
     def bad(why: str) -> BundleRejected:
         return BundleRejected(f"manifest.json {why}", rule=2)
@@ -241,6 +334,8 @@ def _parse_manifest_shape(obj: dict[str, Any], warnings: list[str]) -> _Manifest
     if not isinstance(sequence, int) or isinstance(sequence, bool) or sequence < 0:
         raise bad("sequence is not a whole number")
     members_raw = obj.get("members")
+    if isinstance(members_raw, _Members):  # its entries passed the checks below already
+        return _manifest(obj, members_raw, warnings)
     if isinstance(members_raw, _Spec):
         members_raw = members_raw.as_dict()
     if not isinstance(members_raw, dict):
@@ -273,98 +368,94 @@ def _parse_manifest_shape(obj: dict[str, Any], warnings: list[str]) -> _Manifest
         members[name] = _Spec(bytes.fromhex(sha), size, count if name == RECORDS else None)
     if RECORDS not in members:
         raise bad(f"members does not list {RECORDS}")
+    compact = reader.compact(members.items())
+    assert compact is not None  # the names were checked above, and a dict has no duplicates
+    return _manifest(obj, compact, warnings)
+
+
+def _manifest(obj: dict[str, Any], members: _Members, warnings: list[str]) -> _Manifest:
+    """The :class:`_Manifest` of ``obj``, whose fields :func:`_parse_manifest_shape` checked."""
     unknown = sorted(set(obj) - MANIFEST_FIELDS)
     if unknown:
         warnings.append("manifest.json: unknown field(s) ignored: " + ", ".join(unknown))
-    key_id = obj["key_id"]  # checked by the caller before the signature
     return _Manifest(
-        bundle_id=bundle_id,
-        issuer=issuer,
-        key_id=key_id,
-        regency_code=regency_code,
-        created_at=created_at.astimezone(UTC),
-        sequence=sequence,
+        bundle_id=obj["bundle_id"],
+        issuer=obj["issuer"],
+        key_id=obj["key_id"],  # checked by the caller before the signature
+        regency_code=obj["regency_code"],
+        created_at=datetime.fromisoformat(obj["created_at"]).astimezone(UTC),
+        sequence=obj["sequence"],
         members=members,
     )
 
 
-def _open_zip(path: Path) -> zipfile.ZipFile:
-    """Open the archive or raise BundleRejected(rule=1) with the reason."""
+def _open_zip(path: Path, limits: BundleLimits) -> ZipDirectory:
+    """Open the archive's central directory or raise BundleRejected(rule=1) with the reason."""
     try:
-        return zipfile.ZipFile(path)
+        return open_directory(path, limits)
     except FileNotFoundError:
         raise _reject1(f"the bundle file {path.name!r} does not exist") from None
     except IsADirectoryError:
         raise _reject1(f"{path.name!r} is a directory, not a bundle file") from None
-    except zipfile.BadZipFile:
+    except UnsafeZipError as exc:
+        raise _reject1(str(exc)) from None
+    except NotAZipFile:
         raise _reject1("the bundle file is not a ZIP archive") from None
-    except ZIP_READ_ERRORS as exc:
+    except ZipFormatError as exc:
+        raise _reject1(f"the bundle file is a corrupt ZIP archive ({exc})") from None
+    except OSError as exc:
         raise _reject1(f"the bundle file cannot be opened as a ZIP archive ({exc})") from None
 
 
-def _trim(info: zipfile.ZipInfo) -> None:
-    """Drop what reading a vetted member never needs again (a bundle has ~200,000 members).
+def _read_small(zd: ZipDirectory, index: int) -> bytearray:
+    """A vetted member read in chunks into one buffer (no intermediate copies).
 
-    Only the central directory fields that locate and bound a member's data stay; dates,
-    attributes and extras were used by :func:`check_archive` and are not read afterwards.
+    The buffer is sized up front: growing it chunk by chunk over-allocates, and the manifest
+    of a large bundle is tens of MB read at the import's peak.
     """
-    info.date_time = _NO_DATE
-    info.external_attr = 0
-    info.extra = b""
-    info.comment = b""
-
-
-def _read_small(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytearray:
-    """A vetted member read in chunks into one buffer (no intermediate copies)."""
-    out = bytearray()
-    with zf.open(info) as stream:
-        while chunk := stream.read(min(_CHUNK, info.file_size + 1 - len(out))):
-            out += chunk
-            if len(out) > info.file_size:
-                break
-    if len(out) != info.file_size:
-        raise zipfile.BadZipFile(f"member {info.filename!r} does not have its declared size")
+    out = bytearray(zd.size[index])
+    view = memoryview(out)
+    at = 0
+    for chunk in zd.chunks(index):  # never more than the vetted size in total
+        view[at : at + len(chunk)] = chunk
+        at += len(chunk)
+    view.release()
     return out
 
 
-def _member_digest(
-    zf: zipfile.ZipFile, reader: MemberReader, info: zipfile.ZipInfo, lines: list[int] | None
-) -> bytes:
+def _member_digest(zd: ZipDirectory, index: int, lines: list[int] | None) -> bytes:
     """SHA-256 of a vetted member, read in bounded chunks; counts lines into ``lines``."""
-    if lines is None and info.file_size <= _CHUNK:
+    if lines is None and zd.size[index] <= _CHUNK:
         # The SHA-256 is the integrity check; CRC-32 would repeat it.
-        return hashlib.sha256(reader.read(info, verify_crc=False)).digest()
+        return hashlib.sha256(zd.read(index, verify_crc=False)).digest()
     digest = hashlib.sha256()
-    newlines, size, last = 0, 0, b""
-    with zf.open(info) as stream:
-        while chunk := stream.read(min(_CHUNK, info.file_size + 1 - size)):
-            digest.update(chunk)
-            newlines += chunk.count(b"\n")
-            size += len(chunk)
-            last = chunk[-1:]
-            if size > info.file_size:
-                break
-    if size != info.file_size:
-        raise zipfile.BadZipFile(f"member {info.filename!r} does not have its declared size")
+    newlines, last = 0, b""
+    for chunk in zd.chunks(index, _CHUNK):
+        digest.update(chunk)
+        newlines += chunk.count(b"\n")
+        last = chunk[-1:]
     if lines is not None:
         # A final line without "\n" still counts.
         lines.append(newlines + (1 if last not in (b"", b"\n") else 0))
     return digest.digest()
 
 
-class _Readable(Protocol):
-    def read(self, size: int = -1, /) -> bytes: ...
-
-
-def _iter_lines(stream: _Readable) -> Iterator[bytes]:
-    """The ``\\n``-separated lines of ``stream``, without their ``\\n``, read in chunks."""
+def _iter_lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """The ``\\n``-separated lines of the bytes in ``chunks``, without their ``\\n``."""
     rest = b""
-    while chunk := stream.read(_CHUNK):
+    for chunk in chunks:
         parts = (rest + chunk).split(b"\n")
         rest = parts.pop()
         yield from parts
     if rest:
         yield rest
+
+
+def _hashing(chunks: Iterator[bytes], digest: Any) -> Iterator[bytes]:
+    """``chunks`` unchanged, each fed through ``digest`` on its way."""
+    for chunk in chunks:
+        digest.update(chunk)
+        yield chunk
 
 
 @contextlib.contextmanager
@@ -386,40 +477,43 @@ def open_bundle(
     """
     path = Path(path)
     warnings: list[str] = []
-    zf = _open_zip(path)
-    with zf, contextlib.ExitStack() as stack:
+    zd = _open_zip(path, limits)
+    with zd, contextlib.ExitStack() as stack:
         # --- rule 1: a safe archive -------------------------------------------------------
         try:
-            files = check_archive(zf, limits)
+            by_name = check_directory(zd, limits)
         except UnsafeZipError as exc:
             raise _reject1(str(exc)) from None
-        for info in zf.infolist():
-            _trim(info)
-        by_name = {info.filename: info for info in files}
 
         # --- rule 2: signed manifest of the right shape ------------------------------------
-        manifest_info = by_name.get(MANIFEST)
-        sig_info = by_name.get(SIGNATURE)
-        if manifest_info is None:
+        manifest_index = by_name.get(MANIFEST)
+        sig_index = by_name.get(SIGNATURE)
+        if manifest_index is None:
             raise BundleRejected("the bundle has no manifest.json", rule=2)
-        if sig_info is None:
+        if sig_index is None:
             raise BundleRejected("the bundle has no manifest.sig", rule=2)
-        if manifest_info.file_size > limits.max_manifest_bytes:
+        if zd.size[manifest_index] > limits.max_manifest_bytes:
             raise BundleRejected("manifest.json is larger than the configured limit", rule=2)
-        if sig_info.file_size > 1024:
+        if zd.size[sig_index] > 1024:
             raise BundleRejected("manifest.sig is not a single base64 signature", rule=2)
         try:
-            manifest_bytes = _read_small(zf, manifest_info)
-            sig_text = read_member(zf, sig_info)
+            manifest_bytes = _read_small(zd, manifest_index)
+            sig_text = zd.read(sig_index)
         except ZIP_READ_ERRORS:
             raise BundleRejected("manifest.json or manifest.sig is corrupt", rule=2) from None
+        # The hook files the members map straight into compact columns while parsing: the
+        # raw bytes and a dict of 200,000 entries are never held at once.
+        manifest_reader = _ManifestReader(by_name, zd.size)
         try:
-            manifest_obj = json.loads(manifest_bytes, object_pairs_hook=_compact_member_spec)
+            manifest_obj = json.loads(manifest_bytes, object_pairs_hook=manifest_reader.hook)
         except (UnicodeDecodeError, ValueError):
             raise BundleRejected("manifest.json is not valid UTF-8 JSON", rule=2) from None
         if isinstance(manifest_obj, _Spec):
             manifest_obj = manifest_obj.as_dict()
         if not isinstance(manifest_obj, dict):
+            # A top-level object made only of member entries has no key_id either.
+            if isinstance(manifest_obj, _Members):
+                raise BundleRejected("manifest.json has no key_id", rule=2)
             raise BundleRejected("manifest.json is not a JSON object", rule=2)
         key_id = manifest_obj.get("key_id")
         if not isinstance(key_id, str) or not key_id:
@@ -446,49 +540,44 @@ def open_bundle(
             ) from None
         manifest_sha256 = hashlib.sha256(manifest_bytes).hexdigest()
         del manifest_bytes  # tens of MB for a large bundle; only its hash is needed from here
-        manifest = _parse_manifest_shape(manifest_obj, warnings)
-        del manifest_obj
+        manifest = _parse_manifest_shape(manifest_obj, manifest_reader, warnings)
+        del manifest_obj, manifest_reader
         bundle_id = manifest.bundle_id
+        members = manifest.members
 
         def reject(reason: str, rule: int) -> BundleRejected:
             return BundleRejected(reason, bundle_id=bundle_id, rule=rule)
 
         # --- rule 3: members exactly as listed ---------------------------------------------
-        for name in manifest.members:
-            if name not in by_name:
-                raise reject(f"member {name!r} is listed in the manifest but missing", 3)
+        if members.first_missing is not None:
+            raise reject(
+                f"member {members.first_missing!r} is listed in the manifest but missing", 3
+            )
         for name in by_name:
-            if name not in manifest.members and name not in UNLISTED_MEMBERS:
+            if name not in members and name not in UNLISTED_MEMBERS:
                 raise reject(f"member {name!r} is not listed in the manifest", 3)
-        for name, spec in manifest.members.items():
-            if by_name[name].file_size != spec.size:
-                raise reject(
-                    f"member {name!r} has {by_name[name].file_size} bytes, the manifest says "
-                    f"{spec.size}",
-                    3,
-                )
-        record_count = manifest.members[RECORDS].count
+        if members.first_wrong_size is not None:
+            name, actual, listed = members.first_wrong_size
+            raise reject(f"member {name!r} has {actual} bytes, the manifest says {listed}", 3)
+        record_count = members.records_count
         assert record_count is not None  # _parse_manifest_shape requires it
         if record_count > limits.max_records:
             raise reject(
                 f"the bundle has {record_count} records, more than the limit {limits.max_records}",
                 3,
             )
-        reader = stack.enter_context(MemberReader(zf, path))
         # Every member through SHA-256 in archive order (sequential on disk), nothing kept:
         # only once all of them match the signed manifest may any record be looked at.
         lines: list[int] = []
-        for info in files:
-            if info.filename in UNLISTED_MEMBERS:
+        for name, index in by_name.items():
+            if name in UNLISTED_MEMBERS:
                 continue
             try:
-                digest = _member_digest(
-                    zf, reader, info, lines if info.filename == RECORDS else None
-                )
+                digest = _member_digest(zd, index, lines if name == RECORDS else None)
             except ZIP_READ_ERRORS:
-                raise reject(f"member {info.filename!r} is corrupt", 3) from None
-            if digest != manifest.members[info.filename].sha256:
-                raise reject(f"member {info.filename!r} does not match its SHA-256", 3)
+                raise reject(f"member {name!r} is corrupt", 3) from None
+            if digest != members.sha256(name):
+                raise reject(f"member {name!r} does not match its SHA-256", 3)
         (line_count,) = lines
         if line_count != record_count:
             raise reject(
@@ -513,7 +602,7 @@ def open_bundle(
             manifest_sha256=manifest_sha256,
             line_count=line_count,
             warnings=warnings,
-            _source=_Source(zf, reader, by_name, manifest.members, media, regions),
+            _source=_Source(zd, by_name, members, media, regions),
             _read_ahead=max(1, limits.read_ahead),
         )
 
@@ -522,10 +611,9 @@ def open_bundle(
 class _Source:
     """What streaming the records needs from the open, verified archive."""
 
-    zf: zipfile.ZipFile
-    reader: MemberReader
-    infos: Mapping[str, zipfile.ZipInfo]
-    members: Mapping[str, _Spec]
+    zd: ZipDirectory
+    by_name: Mapping[str, int]
+    members: _Members
     media: MediaChecks
     regions: RegionTable | None
 
@@ -536,11 +624,11 @@ class _Source:
         the bytes handed to the image decoders and stored must be the signed ones.
         """
         try:
-            data = self.reader.read(self.infos[name], verify_crc=False)
+            data = self.zd.read(self.by_name[name], verify_crc=False)
         except ZIP_READ_ERRORS:
             data = b""
-        if len(data) != self.members[name].size or (
-            hashlib.sha256(data).digest() != self.members[name].sha256
+        if len(data) != self.members.size(name) or (
+            hashlib.sha256(data).digest() != self.members.sha256(name)
         ):
             raise BundleRejected(f"member {name!r} changed while the bundle was being read", rule=3)
         return data
@@ -588,19 +676,18 @@ class VerifiedBundle:
         ctx = RecordContext(held, src.regions, src.media)
         digest = hashlib.sha256()
         number = 0
-        with src.zf.open(src.infos[RECORDS]) as stream:
-            for raw in _iter_lines(_Hashing(stream, digest)):
-                number += 1
-                try:
-                    obj: Any = json.loads(raw)
-                except ValueError:  # includes UnicodeDecodeError and JSONDecodeError
-                    obj = _NOT_JSON
-                names = self._prefetch(obj, held, refs)
-                self.peak_media_held = max(self.peak_media_held, len(held))
-                window.append((number, obj, names))
-                if len(window) >= self._read_ahead:
-                    yield self._validate(window.popleft(), ctx, state, held, refs)
-        if number != self.line_count or digest.digest() != src.members[RECORDS].sha256:
+        for raw in _iter_lines(_hashing(self._record_chunks(), digest)):
+            number += 1
+            try:
+                obj: Any = json.loads(raw)
+            except ValueError:  # includes UnicodeDecodeError and JSONDecodeError
+                obj = _NOT_JSON
+            names = self._prefetch(obj, held, refs)
+            self.peak_media_held = max(self.peak_media_held, len(held))
+            window.append((number, obj, names))
+            if len(window) >= self._read_ahead:
+                yield self._validate(window.popleft(), ctx, state, held, refs)
+        if number != self.line_count or digest.digest() != src.members.sha256(RECORDS):
             raise BundleRejected(
                 f"member {RECORDS!r} changed while the bundle was being read",
                 bundle_id=self.bundle_id,
@@ -609,6 +696,19 @@ class VerifiedBundle:
         while window:
             yield self._validate(window.popleft(), ctx, state, held, refs)
         self.warnings.extend(state.warnings())
+
+    def _record_chunks(self) -> Iterator[bytes]:
+        """The bytes of ``records.jsonl``; a read error means the file changed (rule 3)."""
+        src = self._source
+        try:
+            yield from src.zd.chunks(src.by_name[RECORDS])
+        except ZIP_READ_ERRORS:
+            # It was read whole and intact in the hash pass: the file changed since.
+            raise BundleRejected(
+                f"member {RECORDS!r} changed while the bundle was being read",
+                bundle_id=self.bundle_id,
+                rule=3,
+            ) from None
 
     def _prefetch(
         self, obj: Any, held: dict[str, bytes], refs: dict[str, int]
@@ -650,19 +750,6 @@ class VerifiedBundle:
                 refs[name] -= 1
                 if not refs[name]:
                     del refs[name], held[name]
-
-
-class _Hashing:
-    """A read-only stream wrapper that feeds everything read through a hash."""
-
-    def __init__(self, stream: IO[bytes], digest: Any) -> None:
-        self._stream = stream
-        self._digest = digest
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._stream.read(size)
-        self._digest.update(data)
-        return data
 
 
 class _LineState:

@@ -5,17 +5,30 @@ otherwise: member paths could escape a directory if anyone ever extracted them, 
 point anywhere, and a few kilobytes could claim to inflate to gigabytes. Nothing here extracts
 to disk; members are read into memory (small ones) or streamed in chunks (large ones), with
 reads bounded by the sizes already vetted.
+
+The same checks apply to two readers: :func:`check_directory` to the compact
+:class:`~printctl.intake.zipdir.ZipDirectory` that PRR bundles (up to 200,003 members) are read
+with, :func:`check_archive` to a :class:`zipfile.ZipFile` (small event bundles).
 """
 
 from __future__ import annotations
 
 import os
 import stat
-import struct
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from printctl.intake.zipdir import (
+    DEFLATED,
+    FLAG_ENCRYPTED,
+    STORED,
+    TooManyMembers,
+    ZipDirectory,
+    ZipFormatError,
+)
 
 GIB = 1024**3
 MIB = 1024**2
@@ -33,6 +46,7 @@ ZIP_READ_ERRORS = (
     ValueError,
     NotImplementedError,
     RuntimeError,
+    ZipFormatError,
 )
 
 
@@ -81,52 +95,135 @@ def member_path_problem(name: str) -> str | None:
     return None
 
 
+class _Entry:
+    """What rule 1 looks at in one central directory entry, whichever reader found it."""
+
+    __slots__ = ("compress_size", "encrypted", "external_attr", "method", "name", "raw", "size")
+
+    def __init__(
+        self,
+        raw: str,
+        name: str,
+        size: int,
+        compress_size: int,
+        encrypted: bool,
+        method: int,
+        external_attr: int,
+    ) -> None:
+        self.raw = raw  # the name as the archive says it (zipfile truncates at a NUL)
+        self.name = name
+        self.size = size
+        self.compress_size = compress_size
+        self.encrypted = encrypted
+        self.method = method
+        self.external_attr = external_attr
+
+
+def _vet(
+    entries: Iterator[_Entry], count: int, limits: BundleLimits, methods: frozenset[int]
+) -> Iterator[tuple[int, _Entry]]:
+    """Apply rule 1 to ``count`` entries in archive order; yield (index, entry) of each file.
+
+    Raises :class:`UnsafeZipError` with a human reason on the first problem.
+    """
+    if count > limits.max_members:
+        raise UnsafeZipError(
+            f"the archive has {count} members, more than the limit {limits.max_members}"
+        )
+    seen: set[str] = set()
+    total = 0
+    for index, entry in enumerate(entries):
+        problem = member_path_problem(entry.raw)
+        if problem:
+            raise UnsafeZipError(problem)
+        name = entry.name
+        if name in seen:
+            # A reader would have to pick one copy; which one was meant is unknowable.
+            raise UnsafeZipError(f"member {name!r} appears more than once")
+        seen.add(name)
+        mode = entry.external_attr >> 16
+        if stat.S_ISLNK(mode):
+            raise UnsafeZipError(f"member {name!r} is a symbolic link")
+        if entry.encrypted:
+            raise UnsafeZipError(f"member {name!r} is encrypted")
+        if entry.method not in methods:
+            raise UnsafeZipError(f"member {name!r} uses an unsupported compression method")
+        total += entry.size
+        if total > limits.max_total_uncompressed:
+            raise UnsafeZipError(
+                f"members inflate to more than {limits.max_total_uncompressed} bytes "
+                "in total (possible zip bomb)"
+            )
+        ratio = entry.size / max(entry.compress_size, 1)
+        if ratio > limits.max_ratio:
+            raise UnsafeZipError(
+                f"member {name!r} has a compression ratio of {ratio:.0f}:1, above the "
+                f"limit {limits.max_ratio:.0f}:1 (possible zip bomb)"
+            )
+        if name.endswith("/") and entry.size == 0:  # see is_directory_entry
+            continue
+        yield index, entry
+
+
 def check_archive(zf: zipfile.ZipFile, limits: BundleLimits) -> list[zipfile.ZipInfo]:
     """Apply rule 1 to the central directory and return the file members (no directories).
 
     Raises :class:`UnsafeZipError` with a human reason on the first problem.
     """
     infos = zf.infolist()
-    if len(infos) > limits.max_members:
-        raise UnsafeZipError(
-            f"the archive has {len(infos)} members, more than the limit {limits.max_members}"
+    entries = (
+        _Entry(
+            info.orig_filename,
+            info.filename,
+            info.file_size,
+            info.compress_size,
+            bool(info.flag_bits & 0x1),
+            info.compress_type,
+            info.external_attr,
         )
-    seen: set[str] = set()
-    total = 0
-    files: list[zipfile.ZipInfo] = []
-    for info in infos:
-        # orig_filename keeps what the archive says; zipfile truncates filename at a NUL.
-        problem = member_path_problem(info.orig_filename)
-        if problem:
-            raise UnsafeZipError(problem)
-        name = info.filename
-        if name in seen:
-            # zipfile would silently use the last copy; which one was meant is unknowable.
-            raise UnsafeZipError(f"member {name!r} appears more than once")
-        seen.add(name)
-        mode = info.external_attr >> 16
-        if stat.S_ISLNK(mode):
-            raise UnsafeZipError(f"member {name!r} is a symbolic link")
-        if info.flag_bits & 0x1:
-            raise UnsafeZipError(f"member {name!r} is encrypted")
-        if info.compress_type not in SUPPORTED_COMPRESSION:
-            raise UnsafeZipError(f"member {name!r} uses an unsupported compression method")
-        total += info.file_size
-        if total > limits.max_total_uncompressed:
-            raise UnsafeZipError(
-                f"members inflate to more than {limits.max_total_uncompressed} bytes "
-                "in total (possible zip bomb)"
-            )
-        ratio = info.file_size / max(info.compress_size, 1)
-        if ratio > limits.max_ratio:
-            raise UnsafeZipError(
-                f"member {name!r} has a compression ratio of {ratio:.0f}:1, above the "
-                f"limit {limits.max_ratio:.0f}:1 (possible zip bomb)"
-            )
-        if is_directory_entry(info):
-            continue
-        files.append(info)
-    return files
+        for info in infos
+    )
+    return [infos[i] for i, _entry in _vet(entries, len(infos), limits, SUPPORTED_COMPRESSION)]
+
+
+#: What :class:`~printctl.intake.zipdir.ZipDirectory` reads: every bundle writer uses these.
+DIRECTORY_COMPRESSION = frozenset({STORED, DEFLATED})
+
+
+def open_directory(path: Path, limits: BundleLimits) -> ZipDirectory:
+    """The central directory of the archive at ``path``, after the member count limit.
+
+    Raises ``OSError`` if the file cannot be opened, :class:`ZipFormatError` if it is not a
+    well-formed ZIP archive, and :class:`UnsafeZipError` if it announces more members than
+    the limit (checked before a single entry is read).
+    """
+    try:
+        return ZipDirectory(path, max_members=limits.max_members)
+    except TooManyMembers as exc:
+        raise UnsafeZipError(
+            f"the archive has {exc.count} members, more than the limit {limits.max_members}"
+        ) from None
+
+
+def check_directory(zd: ZipDirectory, limits: BundleLimits) -> dict[str, int]:
+    """Apply rule 1 to ``zd``; return its file members (no directories) by name → index.
+
+    The same checks and reasons as :func:`check_archive`, and only stored or deflated
+    members: the only methods :class:`ZipDirectory` reads. Raises :class:`UnsafeZipError`.
+    """
+    entries = (
+        _Entry(
+            zd.names[i],
+            zd.names[i],
+            zd.size[i],
+            zd.compress_size[i],
+            bool(zd.flags[i] & FLAG_ENCRYPTED),
+            zd.method[i],
+            zd.external_attr[i],
+        )
+        for i in range(len(zd))
+    )
+    return {entry.name: i for i, entry in _vet(entries, len(zd), limits, DIRECTORY_COMPRESSION)}
 
 
 def read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
@@ -141,73 +238,3 @@ def read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
         if len(data) != info.file_size or stream.read(1):
             raise zipfile.BadZipFile(f"member {info.filename!r} does not have its declared size")
     return data
-
-
-_LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, then name and extra lengths at 26..30
-_LOCAL_MAGIC = b"PK\x03\x04"
-
-
-class MemberReader:
-    """Reads vetted members straight from the archive file with one positioned read each.
-
-    ``ZipFile.open`` costs tens of microseconds per member in Python bookkeeping; a bundle has
-    two media members per record, so for 10,000 records that alone would eat a large part of the
-    import budget. Stored and deflated members are read with ``os.pread`` (no shared file
-    position, and no memory map: a map of a gigabyte bundle would count every page read as
-    the process's resident memory) and inflated directly, bounded by the central directory's
-    vetted sizes and checked against its CRC-32; other compression methods fall back to
-    :func:`read_member`.
-    """
-
-    def __init__(self, zf: zipfile.ZipFile, path: Path) -> None:
-        self._zf = zf
-        self._file = path.open("rb")
-        self._fd = self._file.fileno()
-
-    def close(self) -> None:
-        """Release the file."""
-        self._file.close()
-
-    def __enter__(self) -> MemberReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def read(self, info: zipfile.ZipInfo, *, verify_crc: bool = True) -> bytes:
-        """The member's bytes; raises one of :data:`ZIP_READ_ERRORS` on corrupt data.
-
-        ``verify_crc=False`` is for callers that check a cryptographic hash of the bytes
-        anyway (the manifest's SHA-256): the CRC-32 would only repeat a weaker check.
-        """
-        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            return read_member(self._zf, info)
-        offset = info.header_offset
-        # One read for the header, the name, a typical extra field and the data.
-        guess = len(info.orig_filename.encode("utf-8")) + 64
-        chunk = os.pread(self._fd, _LOCAL_HEADER.size + guess + info.compress_size, offset)
-        if len(chunk) < _LOCAL_HEADER.size:
-            raise zipfile.BadZipFile(f"member {info.filename!r}: truncated local header")
-        magic, name_len, extra_len = _LOCAL_HEADER.unpack_from(chunk)
-        if magic != _LOCAL_MAGIC:
-            raise zipfile.BadZipFile(f"member {info.filename!r}: bad local header")
-        start = _LOCAL_HEADER.size + name_len + extra_len
-        raw = chunk[start : start + info.compress_size]
-        if len(raw) != info.compress_size:  # a longer extra field than guessed, or truncated
-            raw = os.pread(self._fd, info.compress_size, offset + start)
-        if len(raw) != info.compress_size:
-            raise zipfile.BadZipFile(f"member {info.filename!r} is truncated")
-        if info.compress_type == zipfile.ZIP_STORED:
-            data = raw
-        else:
-            inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-            # max_length bounds the output by the vetted size whatever the stream claims (+1 so
-            # that excess shows, and because max_length=0 would mean "no limit").
-            data = inflater.decompress(raw, info.file_size + 1)
-            if not inflater.eof:
-                raise zipfile.BadZipFile(f"member {info.filename!r} is not a complete stream")
-        if len(data) != info.file_size:
-            raise zipfile.BadZipFile(f"member {info.filename!r} does not have its declared size")
-        if verify_crc and zlib.crc32(data) != info.CRC:
-            raise zipfile.BadZipFile(f"member {info.filename!r} fails its CRC-32")
-        return data
