@@ -14,7 +14,7 @@ from printctl.audit import Clock, EventSpec, lock_journal, record_event, record_
 from printctl.domain import RequestType
 from printctl.logs import get_logger
 from printctl.models import Batch, BatchState, Job, JobReason, JobState, Record, RecordState
-from printctl.queue.store import transition_job
+from printctl.queue.store import TransitionConflict, transition_job
 from printctl.stock import balance
 
 log = get_logger(__name__)
@@ -318,19 +318,26 @@ def cancel_batch(session: Session, batch_id: int, *, actor: str, station: str, c
             col(Job.state).in_([JobState.PENDING.value, JobState.HELD.value]),
         )
     ).all()
+    canceled = 0
     for job in pending:
         assert job.id is not None
-        transition_job(
-            session,
-            job.id,
-            from_state=JobState(job.state),
-            to_state=JobState.CANCELED,
-            reason="batch canceled",
-            actor=actor,
-            station=station,
-            clock=clock,
-            reasons=(JobReason.CANCELED_BY_OPERATOR,),
-        )
+        try:
+            transition_job(
+                session,
+                job.id,
+                from_state=JobState(job.state),
+                to_state=JobState.CANCELED,
+                reason="batch canceled",
+                actor=actor,
+                station=station,
+                clock=clock,
+                reasons=(JobReason.CANCELED_BY_OPERATOR,),
+            )
+        except TransitionConflict:
+            # A printer claimed it between our look and our update: it is that printer's
+            # now, and its worker withdraws it once it sees the batch canceled.
+            continue
+        canceled += 1
         session.execute(
             update(Record)
             .where(col(Record.id) == job.record_pk, col(Record.state) == RecordState.QUEUED.value)
@@ -345,10 +352,10 @@ def cancel_batch(session: Session, batch_id: int, *, actor: str, station: str, c
         action="batch.canceled",
         entity="batch",
         entity_id=batch_id,
-        detail={"jobs_canceled": len(pending)},
+        detail={"jobs_canceled": canceled},
         clock=clock,
     )
-    return len(pending)
+    return canceled
 
 
 def set_priority(
