@@ -201,6 +201,20 @@ def events_list(
     out.print(table)
 
 
+@events_app.command("retry")
+def events_retry(
+    event_ids: Annotated[
+        list[str] | None, typer.Argument(help="The rejected events (default: all of them).")
+    ] = None,
+) -> None:
+    """Send events the center refused again, once the center has fixed what it refused."""
+    from printctl.service_sync import retry_rejected
+
+    with _context() as ctx:
+        n = retry_rejected(ctx, event_ids or None)
+    out.print(f"{n} rejected events are pending again; `printctl push` sends them.")
+
+
 @events_app.command("confirm")
 def events_confirm(
     bundle_id: Annotated[str, typer.Argument(help="The exported event bundle's id.")],

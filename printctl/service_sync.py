@@ -608,6 +608,33 @@ def list_events(ctx: Context, *, state: str | None = None, limit: int = 200) -> 
         return list(session.exec(query).all())
 
 
+def retry_rejected(ctx: Context, event_ids: list[str] | None = None) -> int:
+    """Put events the center refused back in the outbox (the center fixed what it refused);
+    ``None``: every rejected event. Journaled with who decided."""
+    with session_scope(ctx.engine) as session:
+        lock_journal(session)
+        query = select(OutboxEvent).where(col(OutboxEvent.state) == OutboxState.REJECTED.value)
+        if event_ids is not None:
+            query = query.where(col(OutboxEvent.event_id).in_(event_ids))
+        rows = list(session.exec(query).all())
+        if event_ids is not None and len(rows) != len(set(event_ids)):
+            found = {r.event_id for r in rows}
+            missing = [e for e in event_ids if e not in found]
+            raise UserError(f"not a rejected event: {', '.join(missing[:5])}")
+        for row in rows:
+            row.state = OutboxState.PENDING.value
+            session.add(row)
+        if rows:
+            ctx.journal(
+                session,
+                "events.retry-rejected",
+                entity="event",
+                entity_id=f"{len(rows)} events",
+                detail={"events": [r.event_id for r in rows][:100]},
+            )
+        return len(rows)
+
+
 def outbox_status(ctx: Context) -> outbox.OutboxCounts:
     """The outbox at a glance."""
     with read_session(ctx.engine) as session:
@@ -723,6 +750,7 @@ __all__ = [
     "outbox_status",
     "pull",
     "push",
+    "retry_rejected",
     "run_service_loop",
     "serve_tasks",
     "station_key",

@@ -24,6 +24,7 @@ from printctl.service_sync import (
     outbox_status,
     pull,
     push,
+    retry_rejected,
     station_key,
 )
 from printctl.sync.client import BundleOffer, CenterRefused, RetryPolicy
@@ -101,6 +102,13 @@ def test_an_event_the_center_refuses_is_set_aside_and_the_rest_flow(ctx: Context
     assert all(state == "delivered" for eid, (state, _) in states.items() if eid != poison)
     assert outbox_status(ctx).rejected == 1
     assert push(ctx, center).sent == 0  # type: ignore[arg-type]  # not retried for ever
+    # The center fixed its side: a person sends it again.
+    with pytest.raises(UserError, match="not a rejected event"):
+        retry_rejected(ctx, [ids[0]])
+    assert retry_rejected(ctx) == 1
+    center.answer = lambda events: (len(events), 0)
+    assert push(ctx, center).sent == 1  # type: ignore[arg-type]
+    assert {e.state for e in outbox_rows(ctx)} == {"delivered"}
 
 
 def test_a_refused_token_is_not_blamed_on_the_events(ctx: Context) -> None:
