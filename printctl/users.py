@@ -88,6 +88,31 @@ def check_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
+def _journal(
+    session: Session,
+    action: str,
+    name: str,
+    *,
+    actor: str,
+    station: str,
+    clock: Clock,
+    outcome: str = "ok",
+    detail: dict[str, str] | None = None,
+) -> None:
+    """An audit event about user ``name`` (never a password or a token)."""
+    record_event(
+        session,
+        actor=actor,
+        station=station,
+        action=action,
+        entity="user",
+        entity_id=name,
+        outcome=outcome,
+        detail=detail,
+        clock=clock,
+    )
+
+
 def _check_new_password(name: str, password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise UserError(f"a password needs at least {MIN_PASSWORD} characters")
@@ -122,15 +147,14 @@ def add_user(
         created_by=actor,
     )
     session.add(user)
-    record_event(
+    _journal(
         session,
+        "user.added",
+        key,
         actor=actor,
         station=station,
-        action="user.added",
-        entity="user",
-        entity_id=key,
-        detail={"role": role.value},
         clock=clock,
+        detail={"role": role.value},
     )
     return user
 
@@ -152,13 +176,12 @@ def set_password(
     user.failed_logins = 0
     user.locked_until = None
     session.add(user)
-    record_event(
+    _journal(
         session,
+        "user.password-set",
+        user.name,
         actor=actor,
         station=station,
-        action="user.password-set",
-        entity="user",
-        entity_id=user.name,
         clock=clock,
     )
 
@@ -170,13 +193,12 @@ def set_disabled(
     user = _get(session, name)
     user.disabled = disabled
     session.add(user)
-    record_event(
+    _journal(
         session,
+        "user.disabled" if disabled else "user.enabled",
+        user.name,
         actor=actor,
         station=station,
-        action="user.disabled" if disabled else "user.enabled",
-        entity="user",
-        entity_id=user.name,
         clock=clock,
     )
 
@@ -221,13 +243,12 @@ def login(session: Session, name: str, password: str, *, station: str, clock: Cl
     user.locked_until = None
     user.last_login_at = now
     session.add(user)
-    record_event(
+    _journal(
         session,
+        "user.login",
+        user.name,
         actor=user.name,
         station=station,
-        action="user.login",
-        entity="user",
-        entity_id=user.name,
         clock=clock,
     )
     return LoginResult(user)
@@ -239,16 +260,15 @@ def _aware(moment: datetime) -> datetime:
 
 
 def _journal_failure(session: Session, name: str, why: str, station: str, clock: Clock) -> None:
-    record_event(
+    _journal(
         session,
+        "user.login-failed",
+        name,
         actor=name,
         station=station,
-        action="user.login-failed",
-        entity="user",
-        entity_id=name,
+        clock=clock,
         outcome="refused",
         detail={"why": why},
-        clock=clock,
     )
 
 
@@ -272,15 +292,14 @@ def issue_token(
             created_at=clock(),
         )
     )
-    record_event(
+    _journal(
         session,
+        "user.token-issued",
+        user.name,
         actor=actor,
         station=station,
-        action="user.token-issued",
-        entity="user",
-        entity_id=user.name,
-        detail={"label": label},
         clock=clock,
+        detail={"label": label},
     )
     return token
 
