@@ -96,3 +96,8 @@ def mask_nik(nik: str) -> str:
     if len(nik) <= 4:
         return "*" * len(nik)
     return "*" * (len(nik) - 4) + nik[-4:]
+
+
+def mask_last4(last4: str) -> str:
+    """The masked form of a NIK of which only the last four digits are kept."""
+    return "*" * 12 + last4

@@ -15,7 +15,7 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from printctl.crypto import DataCipher
-from printctl.domain import ChipCommand, RecordData, RequestType, Sex
+from printctl.domain import ChipCommand, RecordData, RequestType, Sex, mask_last4
 from printctl.models import QuarantinedRecord, Record, RecordState
 
 # Fields of RecordData kept as text inside the encrypted payload; the media are sealed apart
@@ -169,7 +169,7 @@ def list_records(session: Session, *, state: str | None = None) -> list[RecordSu
                     request_type=row.request_type,
                     state=row.state,
                     district=row.district,
-                    nik="*" * 12 + row.nik_last4,
+                    nik=mask_last4(row.nik_last4),
                     reason=row.state_reason,
                     bundle_id=row.bundle_id,
                     handed_over_at=row.handed_over_at,

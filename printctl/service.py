@@ -85,6 +85,7 @@ from printctl.stock import (
     set_office_timezone,
     spoiled_by_reason,
 )
+from printctl.stock.controls import Supervisors
 from printctl.stock.locations import VAULT, hopper
 
 log = get_logger(__name__)
@@ -168,15 +169,15 @@ class Context:
         )
 
 
-def supervisor_names(ctx: Context) -> tuple[str, ...]:
+def supervisors(ctx: Context) -> Supervisors:
     """Who may approve what needs a second person: the ``supervisors`` setting and every
     enabled user with the supervisor role (``printctl users add NAME --role supervisor``).
-    Empty: any second person may."""
-    from printctl.users import supervisors
+    Neither: any second person may."""
+    from printctl.users import supervisors as supervisor_users
 
     with read_session(ctx.engine) as session:
-        users = supervisors(session)
-    return (*ctx.settings.supervisor_names(), *users)
+        users = supervisor_users(session)
+    return Supervisors.of((*ctx.settings.supervisor_names(), *users))
 
 
 # ---------------------------------------------------------------------------- keys & intake

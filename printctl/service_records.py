@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 from printctl import outbox
 from printctl.audit import lock_journal
 from printctl.db import read_session, session_scope
-from printctl.domain import RequestType, mask_nik
+from printctl.domain import RequestType, mask_last4, mask_nik
 from printctl.models import (
     ACTIVE_JOB_STATES,
     RETIRED_RECORD_STATES,
@@ -35,9 +35,8 @@ from printctl.models import (
     RecordState,
     Surrender,
 )
-from printctl.service import Context, UserError, supervisor_names
+from printctl.service import Context, UserError, supervisors
 from printctl.stock import StockError
-from printctl.stock.controls import Supervisors
 from printctl.stock.ledger import holder_return
 
 #: The evidence a request type rests on, when the operator does not name one.
@@ -56,10 +55,6 @@ ACCEPTED_EVIDENCE = {
 }
 _CHIP_UID_RE = re.compile(r"(?:[0-9A-F]{2}){4,10}")
 _LETTER_RE = re.compile(r"[\w][\w ./-]{2,99}")
-
-
-def _supervisors(ctx: Context) -> Supervisors:
-    return Supervisors.of(supervisor_names(ctx))
 
 
 def _latest(session: Session, record_id: str) -> Record:
@@ -208,7 +203,7 @@ def _decide(ctx: Context, session: Session, record_id: str, what: str) -> Record
             "(`printctl records request-reprint` with the evidence)"
         )
     try:
-        _supervisors(ctx).check(ctx.actor, row.requested_by, f"the reprint of {_label(row)}")
+        supervisors(ctx).check(ctx.actor, row.requested_by, f"the reprint of {_label(row)}")
     except StockError as exc:
         raise UserError(f"{exc} ({what})") from None
     return row
@@ -391,7 +386,7 @@ def overdue_handovers(ctx: Context, *, days: int | None = None) -> list[WaitingC
         WaitingCard(
             record_id=r.record_id,
             version=r.version,
-            nik=mask_nik("0" * 12 + r.nik_last4),
+            nik=mask_last4(r.nik_last4),
             district=r.district,
             printed_at=r.printed_at,
             days_waiting=(now - r.printed_at).days if r.printed_at else 0,
@@ -471,6 +466,10 @@ def erase_expired(ctx: Context, *, dry_run: bool = False) -> ErasureResult:
                 col(Record.retired_at) <= cutoff,
             )
         ).all()
+        if not dry_run and session.get_bind().dialect.name == "sqlite":
+            # Overwrite freed pages with zeros, so the old ciphertext is not left in the
+            # file's free space.
+            session.connection().exec_driver_sql("PRAGMA secure_delete=ON")
         erased: list[str] = []
         waiting: list[str] = []
         for row in candidates:
@@ -485,10 +484,6 @@ def erase_expired(ctx: Context, *, dry_run: bool = False) -> ErasureResult:
             erased.append(_label(row))
             if dry_run:
                 continue
-            if session.get_bind().dialect.name == "sqlite":
-                # Overwrite freed pages with zeros, so the old ciphertext is not left in
-                # the file's free space.
-                session.connection().exec_driver_sql("PRAGMA secure_delete=ON")
             session.execute(
                 update(Record)
                 .where(col(Record.id) == row.id)

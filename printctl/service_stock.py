@@ -30,7 +30,7 @@ from printctl.models import (
     StockCount,
     StockProposal,
 )
-from printctl.service import Context, UserError, supervisor_names
+from printctl.service import Context, UserError, supervisors
 from printctl.stock import (
     StockBalance,
     StockError,
@@ -64,10 +64,6 @@ def _stock_errors() -> Iterator[None]:
 def _write(ctx: Context, action: Callable[[Session], T]) -> T:
     with _stock_errors(), session_scope(ctx.engine) as session:
         return action(session)
-
-
-def _supervisors(ctx: Context) -> controls.Supervisors:
-    return controls.Supervisors.of(supervisor_names(ctx))
 
 
 def known_printers(ctx: Context) -> set[str]:
@@ -264,7 +260,7 @@ def approve_proposal(ctx: Context, proposal_id: int, note: str = "") -> StockPro
             proposal_id,
             actor=ctx.actor,
             station=ctx.station,
-            supervisors=_supervisors(ctx),
+            supervisors=supervisors(ctx),
             note=note,
             clock=ctx.clock,
         ),
@@ -281,7 +277,7 @@ def reject_proposal(ctx: Context, proposal_id: int, note: str) -> StockProposal:
             actor=ctx.actor,
             station=ctx.station,
             note=note,
-            supervisors=_supervisors(ctx),
+            supervisors=supervisors(ctx),
             clock=ctx.clock,
         ),
     )
@@ -315,7 +311,7 @@ def resolve_count(ctx: Context, count_id: int, resolution: str, note: str) -> St
             note=note,
             actor=ctx.actor,
             station=ctx.station,
-            supervisors=_supervisors(ctx),
+            supervisors=supervisors(ctx),
             clock=ctx.clock,
         ),
     )
