@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-import signal
-import threading
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,6 +26,11 @@ def register(app: typer.Typer, keys_app: typer.Typer) -> None:
     app.command("serve")(serve_cmd)
     app.add_typer(events_app, name="events")
     keys_app.command("station")(keys_station)
+
+
+def _stopped_with(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    raise typer.Exit(2)
 
 
 def _stopped(error: str | None) -> None:
@@ -249,19 +252,28 @@ def keys_station(
 
 
 def serve_cmd(
-    once: Annotated[bool, typer.Option("--once", help="Run each task once, then stop.")] = False,
+    listen: Annotated[
+        str | None,
+        typer.Option(help="HOST:PORT for the console and API (default: the listen setting)."),
+    ] = None,
+    printers: Annotated[
+        bool,
+        typer.Option(
+            "--printers/--no-printers",
+            help="Drive this station's printers (--no-printers: console and schedule only).",
+        ),
+    ] = True,
+    once: Annotated[
+        bool,
+        typer.Option("--once", help="Run each scheduled task once, then stop (no console)."),
+    ] = False,
 ) -> None:
-    """Keep the office in touch: pull bundles every pull_every_s and push events every
-    push_every_s (riding out outages), and erase expired personal data daily. Ctrl-C stops."""
+    """Run the office: the operators' console and API, this station's printers, and the
+    schedule (pull every pull_every_s, push every push_every_s, erase expired data daily).
+
+    SIGTERM or Ctrl-C: each printer finishes the card it holds, then everything stops.
+    """
     from printctl.service_sync import PullResult, PushResult, run_service_loop, serve_tasks
-
-    stop = threading.Event()
-
-    def on_signal(_signum: int, _frame: Any) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
 
     def report(task: str, result: Any) -> None:
         if isinstance(result, Exception):
@@ -278,15 +290,39 @@ def serve_cmd(
         elif getattr(result, "erased", None):
             out.print(f"erase: personal data of {len(result.erased)} records erased")
 
+    if once:
+        with _context() as ctx:
+            tasks = serve_tasks(ctx)
+            out.print(f"Running once: tasks {', '.join(tasks)}.")
+            run_service_loop(
+                ctx, stop=lambda _s: True, monotonic=time.monotonic, tasks=tasks, report=report
+            )
+        out.print("Stopped.")
+        return
+
+    from printctl.service import UserError
+    from printctl.web.server import serve
+
     with _context() as ctx:
-        tasks = serve_tasks(ctx)
         center = ctx.settings.center_url or "none (flash drives only)"
-        out.print(f"Serving {ctx.settings.station}: center {center}; tasks {', '.join(tasks)}.")
-        run_service_loop(
-            ctx,
-            stop=(lambda _s: True) if once else stop.wait,
-            monotonic=time.monotonic,
-            tasks=tasks,
-            report=report,
-        )
+        driven = [p.name for p in ctx.settings.printers] if printers else []
+
+        def started(url: str) -> None:
+            out.print(
+                f"Serving {ctx.settings.station}: console and API at {url}; "
+                f"printers {', '.join(driven) or 'none'}; center {center}. Ctrl-C stops."
+            )
+
+        try:
+            error = serve(
+                ctx,
+                listen=listen or ctx.settings.listen,
+                printers=printers,
+                report=report,
+                started=started,
+            )
+        except UserError as exc:
+            _stopped_with(str(exc))
+    if error is not None:
+        _stopped_with(str(error))
     out.print("Stopped.")

@@ -106,6 +106,17 @@ class Settings:
     #: Days after a handover (or a record's supersession or refusal) before its personal
     #: data (fields, photo, signature, chip script) is erased.
     retention_days: int = 90
+    #: Where ``printctl serve`` answers the console and the API (host:port). The default
+    #: listens on this machine only; ``0.0.0.0:8080`` opens it to the office LAN.
+    listen: str = "127.0.0.1:8080"
+    #: A console login ends after this many minutes without a request, and after
+    #: ``session_max_hours`` in any case.
+    session_idle_minutes: int = 120
+    session_max_hours: int = 12
+    #: Mark the session cookie Secure (set when the console is served over HTTPS).
+    secure_cookies: bool = False
+    #: The console's default language: ``id`` (Bahasa Indonesia) or ``en``.
+    console_language: str = "id"
     base_dir: Path = field(default_factory=Path.cwd)
 
     def resolve(self, path: Path) -> Path:
@@ -301,6 +312,13 @@ def validate(settings: Settings) -> Settings:
         raise ConfigError("pull_every_s and push_every_s must be positive")
     if settings.handover_overdue_days < 1 or settings.retention_days < 1:
         raise ConfigError("handover_overdue_days and retention_days must be at least 1")
+    host, _, port = settings.listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"listen must be HOST:PORT, e.g. 127.0.0.1:8080, got {settings.listen!r}")
+    if settings.session_idle_minutes < 1 or settings.session_max_hours < 1:
+        raise ConfigError("session_idle_minutes and session_max_hours must be at least 1")
+    if settings.console_language not in ("id", "en"):
+        raise ConfigError(f"console_language must be id or en, got {settings.console_language!r}")
     try:
         ZoneInfo(settings.timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -379,6 +397,14 @@ station_key_file = "station.key"
 # data of handed-over (or superseded/refused) records is erased retention_days later.
 handover_overdue_days = 30
 retention_days = 90
+
+# The operators' console and API (`printctl serve`): where it listens (0.0.0.0:8080 for the
+# office LAN), how long a login lasts, and the console's default language (id or en).
+listen = "127.0.0.1:8080"
+session_idle_minutes = 120
+session_max_hours = 12
+secure_cookies = false
+console_language = "id"
 
 # The printers this station drives: a name, the driver URL and the chip encoder's URL.
 # `printctl driver list` shows the drivers. The simulator:

@@ -206,6 +206,8 @@ class SpoilReason(enum.StrEnum):
     #: An old card its holder handed back (after a move or a data change): it joins the
     #: cards to destroy but was never part of the blank stock.
     RETURNED_BY_HOLDER = "returned-by-holder"
+    #: A technician's test card (``printers … test-print`` in the console): a blank used up.
+    TEST_PRINT = "test-print"
 
 
 class TrustedKey(SQLModel, table=True):
@@ -593,6 +595,24 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+
+
+class WebSession(SQLModel, table=True):
+    """A console login: the cookie's SHA-256, whose it is, and its CSRF token.
+
+    Kept in the database (not in a signed cookie) so that logging out, disabling a user or
+    an idle timeout ends the session at once, on every station sharing the database.
+    """
+
+    __tablename__ = "web_session"
+
+    id_sha256: str = Field(primary_key=True, max_length=64)
+    user_name: str = Field(foreign_key="user_account.name", max_length=100, index=True)
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)
+    address: str = Field(default="", max_length=100)
+    language: str = Field(default="", max_length=5)
 
 
 class AuditEvent(SQLModel, table=True):

@@ -585,3 +585,25 @@ __all__ = [
     "request_reprint",
     "surrender",
 ]
+
+
+def reveal_nik(ctx: Context, record_id: str, *, reason: str) -> str:
+    """The full NIK of a record's latest version, for a person who asked for it by name and
+    said why; the opening is journaled (``record.nik-revealed``) with the reason."""
+    from printctl.records import record_nik
+
+    if not reason.strip():
+        raise UserError("say why the full NIK is needed (the audit log keeps the reason)")
+    with session_scope(ctx.engine) as session:
+        row = _latest(session, record_id)
+        nik = record_nik(row, ctx.cipher)
+        if nik is None:
+            raise UserError(f"{record_id}: its personal data was erased after retention")
+        ctx.journal(
+            session,
+            "record.nik-revealed",
+            entity="record",
+            entity_id=record_id,
+            detail={"version": row.version, "reason": reason.strip()[:300]},
+        )
+    return nik

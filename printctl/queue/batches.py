@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, update
@@ -31,6 +32,8 @@ class BatchFilters:
     district: str | None = None
     request_type: str | None = None
     limit: int | None = None
+    #: Only records imported at least this many days ago (the oldest first, by hand).
+    min_age_days: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form, without unset filters."""
@@ -124,6 +127,9 @@ def create_batch(
         query = query.where(func.upper(col(Record.district)) == filters.district.upper())
     if filters.request_type:
         query = query.where(col(Record.request_type) == filters.request_type.upper())
+    if filters.min_age_days:
+        cutoff = clock() - timedelta(days=filters.min_age_days)
+        query = query.where(col(Record.imported_at) <= cutoff)
     query = query.order_by(col(Record.imported_at), col(Record.id))
     if session.get_bind().dialect.name == "postgresql":
         # Two operators creating batches at once must not both take the same record.

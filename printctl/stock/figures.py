@@ -187,6 +187,7 @@ REASON_LABELS_ID: dict[str, str] = {
     "no-working-chip": "Chip tidak berfungsi",
     "data-changed": "Perubahan elemen data",
     "returned-by-holder": "Dikembalikan pemegang (pindah / perubahan data)",
+    "test-print": "Cetak uji (teknisi)",
 }
 
 
