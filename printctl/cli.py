@@ -636,26 +636,58 @@ def printers_list(json_out: JsonOpt = False) -> None:
         _print_json([v.as_dict() for v in views])
         return
     table = Table(
-        "printer", "state", "reasons", "why", "cards (counter)", "awaiting inspection", "url"
+        "printer",
+        "state",
+        "reasons",
+        "why",
+        "job",
+        "cards (counter)",
+        "hopper",
+        "ribbon panels",
+        "awaiting inspection",
+        "url",
     )
+
+    def shown(value: int | None) -> str:
+        return "" if value is None else str(value)
+
     for v in views:
-        counter = "" if v.cards_inserted is None else str(v.cards_inserted)
         state = f"{v.state} (clears itself)" if v.clears_itself else v.state
+        if v.pause_requested:
+            state += " (pause requested)"
+        levels_at = f" at {v.status_at:%H:%M}" if v.status_at else ""
         table.add_row(
             v.name,
             state,
             " ".join(v.reasons),
             v.reason,
-            counter,
+            shown(v.current_job),
+            shown(v.cards_inserted),
+            shown(v.cards_in_hopper) + (levels_at if v.cards_in_hopper is not None else ""),
+            shown(v.ribbon_panels_left),
             str(v.awaiting_inspection),
             v.url,
         )
     out.print(table)
 
 
+@printers_app.command("pause")
+def printers_pause(
+    name: Annotated[str, typer.Argument(help="The printer to pause.")],
+    note: Annotated[str, typer.Option(help="Why, for the log and the printer list.")] = "",
+) -> None:
+    """Pause a printer until resumed: at once if idle, else after the card it is printing."""
+    from printctl.service import pause_printer
+
+    with _context() as ctx:
+        said = pause_printer(ctx, name, note)
+    out.print(f"{said}; go on with: printctl printers resume {name}")
+
+
 @printers_app.command("resume")
 def printers_resume(name: Annotated[str, typer.Argument(help="The stopped printer.")]) -> None:
-    """Let a stopped printer take jobs again (after its cause was fixed)."""
+    """Let a stopped or paused printer take jobs again (after its cause was fixed); for a
+    printer whose pause is only requested, cancel the request."""
     from printctl.service import resume
 
     with _context() as ctx:

@@ -164,7 +164,7 @@ class PrinterReason(enum.StrEnum):
     SPOILING = "spoiling"  #: too many failed cards in a row
     DEVICE_ERROR = "device-error"  #: anything else the driver reported
     INTERNAL_ERROR = "internal-error"  #: a bug or database failure in printctl
-    PAUSED = "paused-by-operator"
+    PAUSED = "paused"  #: a person paused it (printctl printers pause); resume to go on
 
 
 class BatchState(enum.StrEnum):
@@ -353,6 +353,16 @@ class PrinterRow(SQLModel, table=True):
     auto_resume: bool = False
     cards_inserted: int | None = None
     updated_at: datetime = Field(default_factory=utcnow)
+    #: Who asked to pause it while a worker drove it: the worker stops at the next card
+    #: boundary (never mid-card) and clears this when it records the stop.
+    pause_requested_by: str | None = Field(default=None, max_length=100)
+    #: The job whose card the printer holds now (None between cards and when stopped).
+    current_job: int | None = None
+    #: Levels as the printer last reported them in a status read (None: never read, or the
+    #: driver does not say), and when that read was.
+    ribbon_panels_left: int | None = None
+    cards_in_hopper: int | None = None
+    status_at: datetime | None = None
 
 
 class StationRow(SQLModel, table=True):

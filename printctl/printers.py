@@ -7,21 +7,27 @@ card in doubt, a run of spoiled blanks, a driver that is misconfigured, a policy
 ``stop-printer``) keeps the printer out of every run until ``printctl printers resume NAME``;
 a printer with a card waiting for inspection cannot be resumed until the inspection is
 recorded.
+
+A person may pause a printer (``printctl printers pause NAME``): one that no worker drives
+stops at once; one a worker drives (possibly at another station) gets a pause request, and
+its worker stops at the next card boundary, never mid-card. Either way it stays paused
+until resumed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlmodel import Session, col, func, select
 
-from printctl.audit import Clock
-from printctl.models import Job, JobState, PrinterRow, PrinterRunState
+from printctl.audit import Clock, record_event
+from printctl.models import Job, JobState, PrinterReason, PrinterRow, PrinterRunState
 from printctl.queue.store import transition_printer
 
 
 class PrinterStateError(Exception):
-    """The printer cannot be resumed (yet)."""
+    """The printer cannot be paused or resumed (yet)."""
 
 
 @dataclass(frozen=True)
@@ -38,10 +44,35 @@ class PrinterView:
     reasons: tuple[str, ...] = ()
     #: A stop that the next run checks again by itself (no resume needed).
     clears_itself: bool = False
+    #: A person asked to pause it; its worker stops after the card it is printing.
+    pause_requested: bool = False
+    #: The job whose card the printer holds now.
+    current_job: int | None = None
+    #: Levels as the printer last reported them, and when (None: not read yet, or unknown).
+    ribbon_panels_left: int | None = None
+    cards_in_hopper: int | None = None
+    status_at: datetime | None = None
 
     def as_dict(self) -> dict[str, object]:
-        """JSON-ready form."""
-        return dict(self.__dict__)
+        """JSON-ready form (times as ISO 8601 strings, reasons as a list)."""
+        out = dict(self.__dict__)
+        out["reasons"] = list(self.reasons)
+        out["status_at"] = self.status_at.isoformat() if self.status_at else None
+        return out
+
+
+def is_paused(row: PrinterRow | None) -> bool:
+    """Whether a person paused this printer (it stays stopped until resumed)."""
+    return (
+        row is not None
+        and row.state == PrinterRunState.STOPPED.value
+        and PrinterReason.PAUSED.value in row.reasons.split()
+    )
+
+
+def pause_words(actor: str, note: str = "") -> str:
+    """The reason a paused printer shows: ``paused by ACTOR[: NOTE]``."""
+    return f"paused by {actor}" + (f": {note}" if note else "")
 
 
 def awaiting_inspection(session: Session, name: str) -> int:
@@ -84,23 +115,103 @@ def printer_views(session: Session, configured: list[tuple[str, str]]) -> list[P
                 awaiting_inspection=awaiting_inspection(session, name),
                 reasons=tuple(row.reasons.split()) if row else (),
                 clears_itself=bool(row and row.state == "stopped" and row.auto_resume),
+                pause_requested=bool(row and row.pause_requested_by),
+                current_job=row.current_job if row else None,
+                ribbon_panels_left=row.ribbon_panels_left if row else None,
+                cards_in_hopper=row.cards_in_hopper if row else None,
+                status_at=row.status_at if row else None,
             )
         )
     return views
 
 
+def pause_printer(
+    session: Session, name: str, *, actor: str, station: str, clock: Clock, note: str = ""
+) -> str:
+    """Pause a printer until a person resumes it; returns a sentence saying what happened.
+
+    A printer a worker drives now (``processing``, maybe at another station) gets a pause
+    request: its worker stops at the next card boundary, never mid-card, and records the
+    pause then. Any other printer (idle, never seen, or waiting for a condition that clears
+    itself) is stopped as paused at once. A printer stopped for a person already, paused
+    already, or with a pause requested raises :class:`PrinterStateError`.
+    """
+    # Locked on PostgreSQL: a worker reads this row before each claim and when it stops.
+    row = session.get(PrinterRow, name, with_for_update=True)
+    if row is not None and row.pause_requested_by:
+        raise PrinterStateError(
+            f"{name} will pause already (asked by {row.pause_requested_by}); "
+            f"cancel with: printctl printers resume {name}"
+        )
+    if is_paused(row):
+        assert row is not None
+        raise PrinterStateError(f"{name} is paused already ({row.reason})")
+    if row is not None and row.state == PrinterRunState.STOPPED.value and not row.auto_resume:
+        raise PrinterStateError(
+            f"{name} is stopped already ({row.reason}); it takes no job until resumed"
+        )
+    words = pause_words(actor, note)
+    if row is not None and row.state == PrinterRunState.PROCESSING.value:
+        row.pause_requested_by = actor[:100]
+        session.add(row)
+        record_event(
+            session,
+            actor=actor,
+            station=station,
+            action="printer.pause-requested",
+            entity="printer",
+            entity_id=name,
+            detail={"reason": words, "note": note},
+            clock=clock,
+        )
+        return f"{name} will pause after the card it is printing"
+    # A stop that would clear itself becomes a person's pause: the waiting worker (if any)
+    # sees it before its next card and keeps the printer stopped.
+    transition_printer(
+        session,
+        name,
+        PrinterRunState.STOPPED,
+        actor=actor,
+        station=station,
+        clock=clock,
+        reasons=(PrinterReason.PAUSED,),
+        reason=words,
+        auto_resume=False,
+    )
+    return f"{name} paused"
+
+
 def resume_printer(session: Session, name: str, *, actor: str, station: str, clock: Clock) -> str:
-    """Clear a stopped printer's state; returns the reason it had stopped for."""
+    """Clear a stopped printer's state; returns the reason it had stopped for.
+
+    A printer whose pause is only requested (its worker still prints) keeps printing: the
+    request is canceled.
+    """
+    row = session.get(PrinterRow, name, with_for_update=True)
+    if row is not None and row.pause_requested_by and row.state != PrinterRunState.STOPPED.value:
+        requested_by, row.pause_requested_by = row.pause_requested_by, None
+        session.add(row)
+        record_event(
+            session,
+            actor=actor,
+            station=station,
+            action="printer.pause-canceled",
+            entity="printer",
+            entity_id=name,
+            detail={"requested_by": requested_by},
+            clock=clock,
+        )
+        return f"a pause requested by {requested_by}, now canceled"
     waiting = awaiting_inspection(session, name)
     if waiting:
         raise PrinterStateError(
             f"{name} has {waiting} card(s) awaiting inspection: record what came out first "
             "(printctl jobs inspect)"
         )
-    row = session.get(PrinterRow, name)
     if row is None or row.state != PrinterRunState.STOPPED.value:
         raise PrinterStateError(f"{name} is not stopped")
     previous = row.reason
+    row.pause_requested_by = None
     transition_printer(
         session,
         name,

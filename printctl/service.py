@@ -11,7 +11,8 @@ import base64
 import getpass
 import os
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -45,6 +46,7 @@ from printctl.printers import (
     resume_printer,
     why_not_ready,
 )
+from printctl.printers import pause_printer as _pause_printer
 from printctl.queue.batches import (
     BatchError,
     BatchFilters,
@@ -338,16 +340,19 @@ def new_batch(
         raise UserError(str(exc)) from None
 
 
-def make_card_renderer(issue_date: date) -> Callable[[Any], CardImage]:
+def make_card_renderer(issue_date: date | Callable[[], date]) -> Callable[[Any], CardImage]:
     """The worker's renderer: draws a record's card, turning layout failures into job errors.
 
-    The artwork is drawn once here, so no printer waits for it on its first card.
+    ``issue_date`` is a date, or a callable read at every card (a service that runs for days
+    dates each card on the day it is printed). The artwork is drawn once here, so no printer
+    waits for it on its first card.
     """
     warm_up()
 
     def render(record: Any) -> CardImage:
+        day = issue_date() if callable(issue_date) else issue_date
         try:
-            return render_card(record, issue_date=issue_date).image
+            return render_card(record, issue_date=day).image
         except RenderError as exc:
             raise RenderFailed(str(exc)) from exc
 
@@ -384,17 +389,17 @@ Device = tuple[PrinterConfig, Printer, Encoder]
 
 def _open_devices(printers: Sequence[PrinterConfig]) -> list[Device]:
     """Make each printer's driver and chip encoder from its URLs (nothing is opened yet)."""
-    devices = []
-    for config in printers:
-        if not config.encoder:
-            raise UserError(
-                f'printer {config.name!r} has no chip encoder configured (encoder = "URL")'
-            )
-        try:
-            devices.append((config, make_printer(config.url), make_encoder(config.encoder)))
-        except DriverConfigError as exc:
-            raise UserError(f"printer {config.name!r}: {exc}") from None
-    return devices
+    return [open_device(config) for config in printers]
+
+
+def open_device(config: PrinterConfig) -> Device:
+    """Make one printer's driver and chip encoder; a UserError says what is wrong."""
+    if not config.encoder:
+        raise UserError(f'printer {config.name!r} has no chip encoder configured (encoder = "URL")')
+    try:
+        return config, make_printer(config.url), make_encoder(config.encoder)
+    except DriverConfigError as exc:
+        raise UserError(f"printer {config.name!r}: {exc}") from None
 
 
 def run_batches(
@@ -485,28 +490,45 @@ def _make_workers(
     """One worker per ready printer, sharing one renderer and one stop event."""
     render = make_card_renderer(issue_date or ctx.clock().date())
     return [
-        PrinterWorker(
-            engine=ctx.engine,
-            cipher=ctx.cipher,
-            name=config.name,
-            printer=printer,
-            encoder=encoder,
-            render=render,
-            station=ctx.station,
-            clock=ctx.clock,
-            max_attempts=ctx.settings.max_attempts,
-            encode_deadline=ctx.settings.encode_deadline_s,
-            rest_after=config.rest_after,
-            rest_seconds=config.rest_minutes * 60,
-            policy=ctx.settings.fault_policy(config),
-            low_stock=ctx.settings.low_stock_hopper,
-            batch_ids=batch_ids,
-            stop=stop,
-            notify=notify,
-            idle=idle,
+        make_worker(
+            ctx, device, render=render, batch_ids=batch_ids, stop=stop, notify=notify, idle=idle
         )
-        for config, printer, encoder in ready
+        for device in ready
     ]
+
+
+def make_worker(
+    ctx: Context,
+    device: Device,
+    *,
+    render: Callable[[Any], CardImage],
+    batch_ids: Sequence[int] | None,
+    stop: threading.Event,
+    notify: Callable[[WorkerEvent], None] | None,
+    idle: Callable[[], bool] | None,
+) -> PrinterWorker:
+    """The worker for one printer, configured from the settings."""
+    config, printer, encoder = device
+    return PrinterWorker(
+        engine=ctx.engine,
+        cipher=ctx.cipher,
+        name=config.name,
+        printer=printer,
+        encoder=encoder,
+        render=render,
+        station=ctx.station,
+        clock=ctx.clock,
+        max_attempts=ctx.settings.max_attempts,
+        encode_deadline=ctx.settings.encode_deadline_s,
+        rest_after=config.rest_after,
+        rest_seconds=config.rest_minutes * 60,
+        policy=ctx.settings.fault_policy(config),
+        low_stock=ctx.settings.low_stock_hopper,
+        batch_ids=batch_ids,
+        stop=stop,
+        notify=notify,
+        idle=idle,
+    )
 
 
 def _drive(workers: list[PrinterWorker], stop: threading.Event) -> None:
@@ -589,19 +611,7 @@ def _station_locked(
     issue_date: date | None,
 ) -> StationRunResult:
     """run_station's body, with the station lock held."""
-    with session_scope(ctx.engine) as session:
-        run_id = register_station(
-            session,
-            name=ctx.station,
-            lease_s=ctx.settings.lease_s,
-            actor=ctx.actor,
-            clock=ctx.clock,
-        )
-    result = StationRunResult(workers=[], station=ctx.station, run_id=run_id)
-    beat = _Heartbeat(ctx, run_id, stop, result)
-    try:
-        _recover_and_start(ctx, batch_ids or ())
-        beat.beat()  # reconcile stations that died while none was running, before printing
+    with registered_station(ctx, stop, batch_ids=batch_ids or ()) as result:
         ready, skipped = _ready_devices(ctx, devices)
 
         def idle() -> bool:
@@ -620,15 +630,41 @@ def _station_locked(
             issue_date=issue_date,
             idle=idle,
         )
+        _drive(workers, stop)
+        result.workers = [w.result for w in workers] + skipped
+        finish_station_batches(ctx, batch_ids)
+    return result
+
+
+@contextmanager
+def registered_station(
+    ctx: Context, stop: threading.Event, *, batch_ids: Sequence[int] = ()
+) -> Iterator[StationRunResult]:
+    """With the station lock held: a station's life around its printing.
+
+    Registers the station, reconciles its own abandoned work and starts ``batch_ids``,
+    reconciles stations that died while none was running, then beats (renewing the lease,
+    reaping the dead; ``stop`` is set if this run is taken over as lost) until the block
+    ends, and deregisters the station whatever happened.
+    """
+    with session_scope(ctx.engine) as session:
+        run_id = register_station(
+            session,
+            name=ctx.station,
+            lease_s=ctx.settings.lease_s,
+            actor=ctx.actor,
+            clock=ctx.clock,
+        )
+    result = StationRunResult(workers=[], station=ctx.station, run_id=run_id)
+    beat = _Heartbeat(ctx, run_id, stop, result)
+    try:
+        _recover_and_start(ctx, batch_ids)
+        beat.beat()  # reconcile stations that died while none was running, before printing
         beat.start()
         try:
-            _drive(workers, stop)
+            yield result
         finally:
             beat.finish()
-        result.workers = [w.result for w in workers] + skipped
-        with session_scope(ctx.engine) as session:
-            scope = list(batch_ids) if batch_ids is not None else _running_batches(session)
-            finish_batches(session, scope, actor=ctx.actor, station=ctx.station, clock=ctx.clock)
     finally:
         with session_scope(ctx.engine) as session:
             deregister_station(
@@ -639,7 +675,13 @@ def _station_locked(
                 clock=ctx.clock,
                 reason="run ended",
             )
-    return result
+
+
+def finish_station_batches(ctx: Context, batch_ids: Sequence[int] | None = None) -> None:
+    """Mark done the batches (``batch_ids``, or every running one) with no work left."""
+    with session_scope(ctx.engine) as session:
+        scope = list(batch_ids) if batch_ids is not None else _running_batches(session)
+        finish_batches(session, scope, actor=ctx.actor, station=ctx.station, clock=ctx.clock)
 
 
 def _running_batches(session: Session) -> list[int]:
@@ -788,6 +830,19 @@ def printers(ctx: Context) -> list[PrinterView]:
     """The configured printers with their last known state."""
     with read_session(ctx.engine) as session:
         return printer_views(session, [(p.name, p.url) for p in ctx.settings.printers])
+
+
+def pause_printer(ctx: Context, name: str, note: str = "") -> str:
+    """Pause a printer until resumed: at once when no worker drives it, else after the card
+    it is printing. Returns a sentence saying which."""
+    ctx.settings.printer(name)  # a ConfigError names the known printers
+    with session_scope(ctx.engine) as session:
+        try:
+            return _pause_printer(
+                session, name, actor=ctx.actor, station=ctx.station, clock=ctx.clock, note=note
+            )
+        except PrinterStateError as exc:
+            raise UserError(str(exc)) from None
 
 
 def resume(ctx: Context, name: str) -> str:

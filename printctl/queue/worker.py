@@ -34,8 +34,9 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, func, update
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlmodel import Session, col, select
 
@@ -66,11 +67,13 @@ from printctl.models import (
     LedgerEntry,
     LedgerKind,
     PrinterReason,
+    PrinterRow,
     PrinterRunState,
     Record,
     RecordState,
     SpoilReason,
 )
+from printctl.printers import is_paused, pause_words
 from printctl.queue.policy import (
     CONDITIONS,
     Action,
@@ -281,27 +284,101 @@ class PrinterWorker:
         self._warnings: tuple[str, ...] = ()
         #: The next job, being claimed and drawn on the render thread while a card prints.
         self._ahead: Future[_Prepared | None] | None = None
+        #: Ribbon and hopper levels from the last status read, not yet in the printer's row:
+        #: they go with the next write of that row, so a status read adds no transaction.
+        self._levels: dict[str, Any] | None = None
         self.result = WorkerResult(printer=name)
 
     # ------------------------------------------------------------------ main loop
 
     def run(self) -> WorkerResult:
-        """Print until no job is left, the printer must stop, or ``stop`` is set."""
-        self._printer_state(PrinterRunState.PROCESSING)
+        """Print until no job is left, the printer must stop, or ``stop`` is set.
+
+        A printer a person paused is not taken over: the run ends at once, stopped.
+        """
+        if not self._take_printer():
+            return self.result
         try:
             self._run()
         finally:
             self._pool.shutdown(wait=True)
-            if self.result.stop_reason:
-                self._printer_state(
+            self._settle_printer()
+        return self.result
+
+    def _take_printer(self) -> bool:
+        """Mark the printer ``processing`` unless a person paused it (then False).
+
+        Read and written in one transaction, so that a pause recorded just before cannot be
+        overwritten by this run's start.
+        """
+        with Session(self.engine) as session:
+            row = session.get(PrinterRow, self.name, with_for_update=True)
+            if is_paused(row):
+                assert row is not None
+                self._record_stop(_Stop(row.reason, reason=PrinterReason.PAUSED))
+                return False
+            self._transition(session, PrinterRunState.PROCESSING)
+            session.commit()
+        return True
+
+    def _settle_printer(self) -> None:
+        """Record how the run ended in the printer's row; a pending pause is taken here.
+
+        A requested pause turns a finished run, or a stop that would clear itself, into
+        ``paused``; a stop that needs a person anyway stays that stop (resuming it clears
+        the request). Either way the request is done with, and no card is held any more.
+        """
+        result = self.result
+        with Session(self.engine) as session:
+            row = session.get(PrinterRow, self.name, with_for_update=True)
+            pause = self._pause_in(row)
+            if pause and (not result.stop_reason or result.stop_clears_itself):
+                result.stop_reason, result.stop_reasons = pause, (PrinterReason.PAUSED.value,)
+                result.stop_clears_itself = False
+            if result.stop_reason:
+                self._transition(
+                    session,
                     PrinterRunState.STOPPED,
-                    reasons=self.result.stop_reasons,
-                    reason=self.result.stop_reason,
-                    auto_resume=self.result.stop_clears_itself,
+                    reasons=result.stop_reasons,
+                    reason=result.stop_reason,
+                    auto_resume=result.stop_clears_itself,
                 )
             else:
-                self._printer_state(PrinterRunState.IDLE)
-        return self.result
+                self._transition(session, PrinterRunState.IDLE)
+            self._update_row(session, pause_requested_by=None, current_job=None)
+            session.commit()
+
+    @staticmethod
+    def _pause_in(row: PrinterRow | None) -> str:
+        """The words of a pause a person asked for or recorded on this row ("": none)."""
+        if row is None:
+            return ""
+        if row.pause_requested_by:
+            return pause_words(row.pause_requested_by)
+        return row.reason if is_paused(row) else ""
+
+    def _paused(self) -> bool:
+        """Whether a person paused this printer or asked to (a read, no lock)."""
+        with read_session(self.engine) as reader:
+            return bool(self._pause_in(reader.get(PrinterRow, self.name)))
+
+    def _save_levels(self) -> None:
+        """Write the levels read at the run's start now (an idle printer shows them too)."""
+        if self._levels is None:
+            return
+        with Session(self.engine) as session:
+            self._update_row(session)
+            session.commit()
+
+    def _check_pause(self, session: Session | None = None) -> None:
+        """Stop (at a card boundary) when a person paused this printer or asked to."""
+        if session is None:
+            with read_session(self.engine) as reader:
+                pause = self._pause_in(reader.get(PrinterRow, self.name))
+        else:
+            pause = self._pause_in(session.get(PrinterRow, self.name))
+        if pause:
+            raise _Stop(pause, reason=PrinterReason.PAUSED)
 
     def _run(self) -> None:
         while True:
@@ -314,6 +391,7 @@ class PrinterWorker:
                 self._caps = self.printer.capabilities()
                 self.result.counter_start = self._read_counter()
                 self._save_counter(self.result.counter_start, "run-start")
+                self._save_levels()
                 break
             except HardwareError as exc:
                 self._close_devices()
@@ -338,6 +416,9 @@ class PrinterWorker:
             prepared: _Prepared | None = None
             try:
                 if self._ahead is not None:
+                    # A job claimed (maybe fed) ahead before a pause was asked for is handed
+                    # back, not printed: the pause takes effect at this card boundary.
+                    self._check_pause()
                     ahead, self._ahead = self._ahead, None
                     prepared = ahead.result()
                 if prepared is None:  # nothing was claimed ahead: look again now
@@ -421,6 +502,7 @@ class PrinterWorker:
         for attempt in range(_CLAIM_TRIES):
             try:
                 with Session(self.engine, expire_on_commit=False) as session:
+                    self._check_pause(session)  # before every claim, ahead ones too
                     job = claim_next_job(
                         session,
                         batch_ids=self.batch_ids,
@@ -469,6 +551,8 @@ class PrinterWorker:
             return
         try:
             prepared = ahead.result()  # let the render thread finish with it first
+        except _Stop:  # paused before it claimed anything
+            return
         except Exception:  # it handed its job back itself
             log.exception("claim ahead failed", printer=self.name)
             return
@@ -505,8 +589,11 @@ class PrinterWorker:
         log.warning("printer waiting", printer=self.name, condition=stop.code, reason=str(stop))
 
         def keep_waiting() -> bool:
+            # Paused by a person meanwhile: no point waiting for the condition.
             # Nothing for this printer to do: a batch run ends; a station run asks its idle
             # hook, which ends it too when the station runs until idle.
+            if self._paused():
+                return False
             return self._work_left() or (self.idle is not None and self.idle())
 
         budget = float("inf") if self.idle is not None else self.policy.wait_max_s - self._waited
@@ -662,6 +749,7 @@ class PrinterWorker:
 
     def _read_counter(self) -> int | None:
         status = self.printer.status()
+        self._note_levels(status.ribbon_panels_left, status.cards_in_hopper)
         self._show_warnings(status.conditions)
         return status.cards_inserted
 
@@ -732,6 +820,7 @@ class PrinterWorker:
         if has_newer_version(session, job.record_pk):
             return "superseded"
         self._move(session, job, JobState.PROCESSING, step=JobStep.FEEDING, audit=False)
+        self._update_row(session, current_job=job.id)  # the card starts with this commit
         return ""
 
     def _feed_next_with(self, session: Session) -> int | None:
@@ -749,6 +838,8 @@ class PrinterWorker:
             return None
         if self.rest_after and self._cards_since_rest + 1 >= self.rest_after:
             return None
+        if self._pause_in(session.get(PrinterRow, self.name)):
+            return None  # paused: the next card is handed back, not fed
         try:
             with session.begin_nested():  # a failure here must not undo the issued card
                 if self._feeding_in(session, prepared.job):
@@ -1027,6 +1118,14 @@ class PrinterWorker:
     ) -> None:
         """Move this run's own job (from ``processing`` unless told otherwise)."""
         assert job.id is not None
+        if to_state not in (JobState.PROCESSING, JobState.STOPPED):
+            # The card's end: the printer holds it no more. Before the job's audit event, so
+            # the printer row's lock is taken before the journal's, as everywhere.
+            session.execute(
+                update(PrinterRow)
+                .where(col(PrinterRow.name) == self.name, col(PrinterRow.current_job) == job.id)
+                .values(current_job=None)
+            )
         transition_job(
             session,
             job.id,
@@ -1069,6 +1168,8 @@ class PrinterWorker:
             # other way round it deadlocks on PostgreSQL with a concurrent claim that locked
             # the next job's row while skipping it.
             fed_next = self._feed_next_with(session)
+            if fed_next is None:
+                self._update_row(session, current_job=None)  # (and the levels just read)
             if taken > 1:
                 # A re-print: the extra blanks are in the reject bin. Should the hopper's
                 # ledger hold fewer, the ledger covers it and asks a supervisor to confirm.
@@ -1269,7 +1370,10 @@ class PrinterWorker:
         self.result.stop_reason = str(stop)
         self.result.stop_reasons = (stop.reason.value,)
         self.result.stop_clears_itself = stop.auto_resume
-        log.error("printer stopped", printer=self.name, reason=str(stop))
+        if stop.reason is PrinterReason.PAUSED:  # a person's wish, not a fault
+            log.info("printer paused", printer=self.name, reason=str(stop))
+        else:
+            log.error("printer stopped", printer=self.name, reason=str(stop))
         self.notify(WorkerEvent(self.name, "stopped", None, str(stop)))
 
     def _printer_state(
@@ -1280,21 +1384,62 @@ class PrinterWorker:
         reason: str = "",
         auto_resume: bool = False,
     ) -> None:
+        """Show a change of the printer's state while the run goes on.
+
+        A printer a person paused meanwhile (while it waited for a condition) keeps showing
+        ``paused``: the run takes no new card, and its end records the pause.
+        """
+        with Session(self.engine) as session:
+            if is_paused(session.get(PrinterRow, self.name, with_for_update=True)):
+                return
+            self._transition(
+                session, state, reasons=reasons, reason=reason, auto_resume=auto_resume
+            )
+            session.commit()
+
+    def _transition(
+        self,
+        session: Session,
+        state: PrinterRunState,
+        *,
+        reasons: Iterable[str] = (),
+        reason: str = "",
+        auto_resume: bool = False,
+    ) -> None:
+        """Move the printer's row in ``session``, with the levels last read."""
         if state is PrinterRunState.PROCESSING and not reasons:
             reasons = self._warnings  # a printer that goes on still warns
             reason = reason or (f"warning: {', '.join(self._warnings)}" if self._warnings else "")
-        with Session(self.engine) as session:
-            transition_printer(
-                session,
-                self.name,
-                state,
-                actor=self.actor,
-                station=self.station,
-                clock=self.clock,
-                url=self.printer.url,
-                reasons=reasons,
-                reason=reason,
-                auto_resume=auto_resume,
-                counter=self.result.counter_end,
+        transition_printer(
+            session,
+            self.name,
+            state,
+            actor=self.actor,
+            station=self.station,
+            clock=self.clock,
+            url=self.printer.url,
+            reasons=reasons,
+            reason=reason,
+            auto_resume=auto_resume,
+            counter=self.result.counter_end,
+        )
+        session.flush()  # the row exists from here on: _update_row may write to it
+        self._update_row(session)
+
+    def _update_row(self, session: Session, **values: Any) -> None:
+        """Set columns of the printer's row in ``session``, with the levels last read."""
+        if self._levels is not None:
+            values = {**self._levels, **values}
+            self._levels = None
+        if values:
+            session.execute(
+                update(PrinterRow).where(col(PrinterRow.name) == self.name).values(**values)
             )
-            session.commit()
+
+    def _note_levels(self, ribbon_panels_left: int | None, cards_in_hopper: int | None) -> None:
+        """Keep a status read's levels for the next write of the printer's row."""
+        self._levels = {
+            "ribbon_panels_left": ribbon_panels_left,
+            "cards_in_hopper": cards_in_hopper,
+            "status_at": self.clock(),
+        }
