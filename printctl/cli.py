@@ -145,11 +145,38 @@ def demo(
     printers: Annotated[int, typer.Option(help="Simulated printers.")] = 3,
     blanks: Annotated[int, typer.Option(help="Blanks received before printing.")] = 250,
     seed: Annotated[int, typer.Option(help="Seed for the synthetic records and faults.")] = 7,
+    prepare_only: Annotated[
+        bool,
+        typer.Option(
+            "--prepare-only",
+            help="Set up a training office (records, blanks, simulated printers) in --workdir "
+            "and print nothing: then run `printctl serve` there and print from the console.",
+        ),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Run the whole job end to end on simulated printers, in a fresh workspace."""
-    from printctl.demo import run_demo
+    from printctl.demo import prepare_office, run_demo
 
+    if prepare_only:
+        if workdir is None:
+            _fail("--prepare-only needs --workdir: the folder the training office goes in")
+        prepared = prepare_office(
+            workdir,
+            records=records,
+            printers=printers,
+            blanks=blanks,
+            seed=seed,
+            console=None if json_out else out,
+        )
+        if json_out:
+            _print_json(prepared)
+        else:
+            out.print(
+                f"Next: cd {workdir}; printctl users add NAME --role admin; printctl serve "
+                "(then open the address it prints)"
+            )
+        return
     summary = run_demo(
         workdir=workdir,
         records=records,

@@ -62,35 +62,56 @@ _BAD_RECORDS = {
 }
 
 
-def _printer_lines(count: int, seed: int) -> str:
+def _printer_lines(
+    count: int,
+    seed: int,
+    *,
+    faults: list[str] | None = None,
+    timescale: int = _TIMESCALE,
+    policy: dict[str, str] | None = None,
+) -> str:
+    """The ``[[printers]]`` tables: ``faults`` (one fault plan per printer, "" for none)
+    defaults to the demo's own trouble; ``policy`` is every printer's fault-policy override."""
+    plans = faults if faults is not None else [_FAULTS[i % len(_FAULTS)] for i in range(count)]
     lines = []
     for i in range(count):
-        fault = _FAULTS[i % len(_FAULTS)]
-        printer_fault, _, encoder_fault = (
-            ("", "", fault) if fault.startswith("fault=encode") else (fault, "", "")
+        fault = plans[i] if i < len(plans) else ""
+        printer_fault, encoder_fault = (
+            ("", fault) if fault.startswith("fault=encode") else (fault, "")
         )
-        url = f"sim://?cards=500&ribbon=1000&card_ms={_CARD_MS}&timescale={_TIMESCALE}&serial=SIM{i + 1:04d}"
+        url = f"sim://?cards=500&ribbon=1000&card_ms={_CARD_MS}&timescale={timescale}&serial=SIM{i + 1:04d}"
         if printer_fault:
             url += "&" + printer_fault
         encoder = f"sim://?seed={seed + i}"
         if encoder_fault:
             encoder += "&" + encoder_fault.replace("encode:", "run:")
-        lines.append(f'[[printers]]\nname = "sim-{i + 1}"\nurl = "{url}"\nencoder = "{encoder}"\n')
+        table = f'[[printers]]\nname = "sim-{i + 1}"\nurl = "{url}"\nencoder = "{encoder}"\n'
+        if policy:
+            table += "[printers.policy]\n" + "".join(f'{k} = "{v}"\n' for k, v in policy.items())
+        lines.append(table)
     return "\n".join(lines)
 
 
-def prepare_workspace(workdir: Path, *, printers: int, seed: int) -> Path:
-    """Write the demo's printctl.toml and data key into ``workdir``; returns the config path."""
+def prepare_workspace(
+    workdir: Path,
+    *,
+    printers: int,
+    seed: int,
+    station: str = "demo-station",
+    **printer_options: Any,
+) -> Path:
+    """Write the demo's printctl.toml and data key into ``workdir``; returns the config path.
+    ``printer_options`` go to the printer tables (faults, timescale, policy)."""
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "printctl.toml"
     config.write_text(
         "# Written by `printctl demo`.\n"
         'office_name = "Dinas Kependudukan dan Pencatatan Sipil Kabupaten Kuantan Singingi"\n'
         'regency_code = "14.09"\n'
-        'station = "demo-station"\n'
+        f'station = "{station}"\n'
         'database_url = "sqlite:///printctl.db"\n'
         'data_key_file = "data.key"\n'
-        'log_file = "printctl.log.jsonl"\n\n' + _printer_lines(printers, seed),
+        'log_file = "printctl.log.jsonl"\n\n' + _printer_lines(printers, seed, **printer_options),
         encoding="utf-8",
     )
     key = workdir / "data.key"
@@ -281,3 +302,84 @@ def _write_proof(ctx: Context, path: Path, issue_date: Any) -> int:
         ).all()
         cards = [(open_record(row, ctx.cipher), issue_date) for row in rows]
     return write_proof_pdf(cards, path)
+
+
+#: A training office prints at 20× the rated speed: a card every 0.8 s, slow enough to watch.
+TRAINING_TIMESCALE = 20
+
+
+def prepare_office(
+    workdir: Path,
+    *,
+    records: int = 60,
+    printers: int = 2,
+    blanks: int = 100,
+    seed: int = 7,
+    timescale: int = TRAINING_TIMESCALE,
+    faults: list[str] | None = None,
+    policy: dict[str, str] | None = None,
+    console: Console | None = None,
+) -> dict[str, Any]:
+    """A training office for the console, ready for a first batch: simulated printers (no
+    faults unless ``faults`` gives a plan per printer), a fake center's bundle imported,
+    blanks received and loaded into the hoppers, lost-card reprints waiting for their
+    request. Nothing is printed: that is the operator's job, in ``printctl serve``."""
+    if (workdir / "printctl.db").exists():
+        raise UserError(f"{workdir} already holds a printctl database; use an empty folder")
+    say = console.print if console is not None else (lambda *_a, **_k: None)
+    config = prepare_workspace(
+        workdir,
+        printers=printers,
+        seed=seed,
+        station="training-station",
+        faults=faults if faults is not None else [""] * printers,
+        timescale=timescale,
+        policy=policy,
+    )
+    settings = load_settings(config, environ={})
+    configure_logging(
+        settings.resolve(settings.log_file) if settings.log_file else None, console=None
+    )
+    from printctl.service_sync import station_key
+
+    ctx = Context.open(settings, actor="training-setup")
+    try:
+        station_key(ctx, create=True)
+        center_key = generate_center_key(seed=seed)
+        key_files = write_key_pair(center_key, workdir / "center")
+        trust_key(ctx, key_files.public_pem, center_key.key_id)
+        bundle = make_bundle(
+            workdir / "inbox",
+            key=center_key,
+            count=records,
+            seed=seed,
+            request_types={RequestType.NEW: 0.9, RequestType.REPLACE_LOST: 0.1},
+        )
+        (outcome,) = import_bundles(ctx, [bundle.path])
+        if outcome.outcome != "imported":
+            raise RuntimeError(f"training bundle was {outcome.outcome}: {outcome.reason}")
+        receive_stock(
+            ctx,
+            blanks,
+            "TRAINING-LOT-1",
+            note="training delivery",
+            load=[p.name for p in settings.printers],
+        )
+        with Session(ctx.engine) as session:
+            states = Counter(session.exec(select(Record.state)).all())
+        say(
+            f"Training office in {workdir}: {outcome.imported} records "
+            f"({states.get(RecordState.READY.value, 0)} ready, "
+            f"{states.get(RecordState.AWAITING_APPROVAL.value, 0)} reprints awaiting a request), "
+            f"{blanks} blanks in {printers} simulated printers."
+        )
+        return {
+            "workdir": str(workdir),
+            "config": str(config),
+            "records": outcome.imported,
+            "states": dict(states),
+            "blanks": blanks,
+            "printers": [p.name for p in settings.printers],
+        }
+    finally:
+        ctx.close()

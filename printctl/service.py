@@ -88,6 +88,7 @@ from printctl.stock import (
     spoiled_by_reason,
 )
 from printctl.stock.controls import Supervisors
+from printctl.stock.ledger import office_time
 from printctl.stock.locations import VAULT, hopper
 
 log = get_logger(__name__)
@@ -325,7 +326,7 @@ def new_batch(
         with session_scope(ctx.engine) as session:
             batch, count = create_batch(
                 session,
-                name=name or f"batch {ctx.clock():%Y-%m-%d %H:%M}",
+                name=name or f"batch {office_time(ctx.clock()):%Y-%m-%d %H:%M}",
                 filters=filters,
                 actor=ctx.actor,
                 station=ctx.station,

@@ -198,6 +198,7 @@ def resolve_inspection(
             clock=clock,
         )
         return facts
+    _reopen_batch(session, job.batch_id, actor=actor, station=station, clock=clock)
     transition_job(
         session,
         job_id,
@@ -234,3 +235,25 @@ def resolve_inspection(
             clock=clock,
         )
     return facts
+
+
+def _reopen_batch(
+    session: Session, batch_id: int, *, actor: str, station: str, clock: Clock
+) -> None:
+    """A batch finished while one of its cards waited for inspection; the card is allowed a
+    new attempt, so the batch runs again (a running station prints it, then closes it)."""
+    batch = session.get(Batch, batch_id)
+    if batch is None or batch.state != BatchState.DONE.value:
+        return
+    batch.state = BatchState.RUNNING.value
+    session.add(batch)
+    record_event(
+        session,
+        actor=actor,
+        station=station,
+        action="batch.reopened",
+        entity="batch",
+        entity_id=batch_id,
+        detail={"why": "a card in doubt was allowed a new attempt"},
+        clock=clock,
+    )

@@ -225,13 +225,16 @@ class ReprintRequest(BaseModel):
 def request_reprint(ctx: service.Context, body: ReprintRequest, record_id: str) -> Done:
     """Ask a supervisor to approve a reprint, naming the evidence."""
     said = service_records.request_reprint(ctx, record_id, evidence=body.evidence, kind=body.kind)
-    return Done(said, go=f"/records/{record_id}")
+    return Done(
+        f"reprint of {said} requested; a supervisor approves it", go=f"/records/{record_id}"
+    )
 
 
 @action("/records/{record_id}/approve", Perm.APPROVE, record_id=str)
 def approve_reprint(ctx: service.Context, record_id: str) -> Done:
     """Approve a requested reprint (a supervisor who did not request it)."""
-    return Done(service_records.approve_reprint(ctx, record_id), go="/attention")
+    said = service_records.approve_reprint(ctx, record_id)
+    return Done(f"reprint of {said} approved: it is ready for a batch", go="/attention")
 
 
 class Refusal(BaseModel):
@@ -256,7 +259,7 @@ class Handover(BaseModel):
 def handover(ctx: service.Context, body: Handover, record_id: str) -> Done:
     """Record that the printed card was handed to its holder."""
     said = service_records.handover(ctx, record_id, verified_by=body.verified_by)
-    return Done(said, go=f"/records/{record_id}")
+    return Done(f"card of {said} handed over", go=f"/records/{record_id}")
 
 
 # ---------------------------------------------------------------------------- stock

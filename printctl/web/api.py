@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
@@ -22,6 +23,12 @@ from printctl.web.auth import Caller, need
 from printctl.web.permissions import Perm, roles_with
 
 API = "/api/v1"
+
+
+class Reveal(BaseModel):
+    """Why one record's full NIK is opened (kept in the audit log)."""
+
+    reason: str = Field(min_length=1, max_length=300)
 
 
 def _extra(perm: Perm) -> dict[str, Any]:
@@ -158,12 +165,7 @@ def mount(app: FastAPI) -> None:
 
 def mount_reveal(app: FastAPI) -> None:
     """``POST /api/v1/records/{id}/reveal``: one record's full NIK, journaled."""
-    from pydantic import BaseModel, Field
-
     from printctl.service_records import reveal_nik
-
-    class Reveal(BaseModel):
-        reason: str = Field(min_length=1, max_length=300)
 
     @app.post(
         f"{API}/records/{{record_id}}/reveal",

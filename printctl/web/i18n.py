@@ -66,6 +66,9 @@ ID: dict[str, str] = {
     "Pause": "Jeda",
     "Updated": "Diperbarui",
     "unknown": "tidak diketahui",
+    "low": "menipis",
+    "panels": "panel",
+    "blanks": "blangko",
     # records
     "District": "Kecamatan",
     "Request type": "Jenis permohonan",
@@ -223,7 +226,7 @@ ID: dict[str, str] = {
     "admin": "admin",
     # states (printers, batches, jobs, records)
     "idle": "siaga",
-    "processing": "mencetak",
+    "processing": "diproses",
     "stopped": "berhenti",
     "open": "terbuka",
     "running": "berjalan",

@@ -1,7 +1,7 @@
 """printer pause requests, the job a printer holds, and its last-read levels
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-03 09:00:00
 """
 
@@ -12,8 +12,8 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 
 
-revision = '0006'
-down_revision = '0005'
+revision = '0007'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
