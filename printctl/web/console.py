@@ -440,33 +440,31 @@ def _documents(app: FastAPI) -> None:
         set_flash(response, "error", str(exc))
         return response
 
-    @get("/stock/statement.pdf", Perm.VIEW, "The daily stock statement (PDF)")
-    async def statement(caller: Viewer, day: str | None = None) -> Response:
+    async def paper(make: Callable[[Path], Path]) -> Response:
+        # A paper that cannot be made (no such day, no destruction yet) is a message on
+        # the stock page, not an error page.
         try:
-            return await run_in_threadpool(
-                _pdf, lambda folder: service_stock.statement_pdf(caller.ctx, day or None, folder)
-            )
+            return await run_in_threadpool(_pdf, make)
         except WEB_USER_ERRORS as exc:
             return failed(exc)
+
+    @get("/stock/statement.pdf", Perm.VIEW, "The daily stock statement (PDF)")
+    async def statement(caller: Viewer, day: str | None = None) -> Response:
+        return await paper(
+            lambda folder: service_stock.statement_pdf(caller.ctx, day or None, folder)
+        )
 
     @get("/stock/monthly.pdf", Perm.VIEW, "The monthly stock report (PDF)")
     async def monthly(caller: Viewer, month: str | None = None) -> Response:
-        try:
-            return await run_in_threadpool(
-                _pdf, lambda folder: service_stock.monthly_pdf(caller.ctx, month or None, folder)
-            )
-        except WEB_USER_ERRORS as exc:
-            return failed(exc)
+        return await paper(
+            lambda folder: service_stock.monthly_pdf(caller.ctx, month or None, folder)
+        )
 
     @get("/stock/destruction.pdf", Perm.VIEW, "A destruction's berita acara (PDF)")
     async def destruction(caller: Viewer, number: str | None = None) -> Response:
-        try:
-            return await run_in_threadpool(
-                _pdf,
-                lambda folder: service_stock.destruction_pdf(caller.ctx, number or None, folder),
-            )
-        except WEB_USER_ERRORS as exc:
-            return failed(exc)
+        return await paper(
+            lambda folder: service_stock.destruction_pdf(caller.ctx, number or None, folder)
+        )
 
     @get("/stock/ledger.csv", Perm.VIEW, "The blank ledger (CSV)")
     async def ledger(caller: Viewer, first: str | None = None, last: str | None = None) -> Response:

@@ -170,3 +170,17 @@ def test_failed_logins_are_limited_per_address_and_journaled(tmp_path: Path) -> 
     events = client.get("/api/v1/audit?action=user.login", headers=auditor).json()
     actions = [e["action"] for e in events]
     assert actions.count("user.login-failed") == 10 and actions.count("user.login-throttled") == 2
+
+
+def test_the_stock_papers_download_from_the_console(office: Office) -> None:
+    """The daily statement is a PDF; the ledger a CSV; a destruction record that does not
+    exist yet is a message on the stock page, not an error page."""
+    client, _csrf = office.login(Role.OPERATOR)
+    pdf = client.get("/stock/statement.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert pdf.headers["content-type"] == "application/pdf"
+    csv_file = client.get("/stock/ledger.csv")
+    assert csv_file.status_code == 200 and csv_file.text.startswith("id,day,at,kind")
+    none_yet = client.get("/stock/destruction.pdf", follow_redirects=False)
+    assert none_yet.status_code == 303 and none_yet.headers["location"] == "/stock"
+    assert "no destruction" in client.get("/stock").text
