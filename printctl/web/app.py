@@ -208,14 +208,10 @@ def _handlers(app: FastAPI) -> None:
     async def forbidden(request: Request, exc: Forbidden) -> Response:
         if _is_api(request):
             return JSONResponse({"detail": exc.message}, status_code=403)
-        state: WebState = request.app.state.web
+        from printctl.web.console import page
+
         caller = getattr(request.state, "caller", None)
-        return state.templates.TemplateResponse(
-            request,
-            "forbidden.html",
-            {"message": exc.message, "caller": caller, **i18n.context(state.language)},
-            status_code=403,
-        )
+        return page(request, caller, "forbidden.html", status_code=403, message=exc.message)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:

@@ -129,11 +129,11 @@ def need(perm: Perm) -> Any:
         from starlette.concurrency import run_in_threadpool
 
         caller = await run_in_threadpool(_authenticate, request)
+        request.state.caller = caller  # the refusal page still shows the menu
         if not await _csrf_ok(request, caller):
             raise Forbidden("the form's security token is missing or stale: reload the page")
         if not caller.can(perm):
             raise Forbidden(f"a {caller.role} may not do this ({perm.value})")
-        request.state.caller = caller
         return caller
 
     dependency.__name__ = f"need_{perm.name.lower()}"

@@ -144,7 +144,9 @@ def test_console_forms_need_the_csrf_token_of_their_session(office: Office) -> N
 
 def test_an_operator_cannot_reach_supervisor_pages_or_actions(office: Office) -> None:
     client, csrf = office.login(Role.OPERATOR)
-    assert client.get("/audit").status_code == 403
+    refusal = client.get("/audit")
+    assert refusal.status_code == 403
+    assert "audit.read" in refusal.text and 'action="/logout"' in refusal.text  # menu kept
     assert client.get("/users").status_code == 403
     refused = client.post("/stock/close-day", data={"csrf_token": csrf}, follow_redirects=False)
     assert refused.status_code == 403
