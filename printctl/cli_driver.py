@@ -30,7 +30,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from printctl.hardware import (
-    CardImage,
     DriverConfigError,
     Encoder,
     HardwareError,
@@ -435,17 +434,6 @@ def status_cmd(url: UrlArg, spy_calls: SpyOpt = False, json_out: JsonOpt = False
 # --------------------------------------------------------------------------- test-print
 
 
-def _fit_test_card(image: CardImage, colour: bool) -> CardImage:
-    # A monochrome printer refuses a colour layer; the black layer alone still shows the
-    # frame, the grid and the registration marks the technician looks at.
-    if colour:
-        return image
-    back = dataclasses.replace(image.back, colour=None) if image.back is not None else None
-    return dataclasses.replace(
-        image, front=dataclasses.replace(image.front, colour=None), back=back
-    )
-
-
 def _counters(status: PrinterStatus) -> dict[str, int | None]:
     return {
         "cards_in_hopper": status.cards_in_hopper,
@@ -470,19 +458,9 @@ def _confirm_blank(url: str, yes: bool) -> None:
 
 def _clear_after_failure(printer: Printer, exc: HardwareError) -> None:
     """After a failed test print, try to empty the card path; note where the blank went."""
-    try:
-        position = printer.status().card_position.value
-    except HardwareError:
-        position = "unknown"
-    if position == "none":
-        exc.add_note("the blank is spoiled (in the reject bin or the output tray)")
-        return
-    try:
-        printer.reject()
-    except HardwareError:
-        exc.add_note("a card may still be in the printer: clear the card path by hand")
-    else:
-        exc.add_note("the card was sent to the reject bin")
+    from printctl.service_printers import clear_card_path
+
+    exc.add_note(clear_card_path(printer))
 
 
 @driver_app.command("test-print")
@@ -499,6 +477,7 @@ def test_print_cmd(
     Shows the printer's counters before and after. Asks for confirmation unless --yes.
     """
     from printctl.render import render_test_card
+    from printctl.service_printers import fit_test_card
 
     _quiet_logs()
     session = _Session(spy=spy_calls)
@@ -510,7 +489,7 @@ def test_print_cmd(
         caps = printer.capabilities()
         # Render before feeding: a rendering problem must not cost a blank.
         image = dataclasses.replace(
-            _fit_test_card(render_test_card(back=caps.duplex), caps.colour), label="test-card"
+            fit_test_card(render_test_card(back=caps.duplex), caps.colour), label="test-card"
         )
         before = printer.status()
         fed = False

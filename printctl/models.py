@@ -23,6 +23,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """A stored time as an aware UTC time: SQLite hands back naive datetimes, and every
+    stored time is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 class RecordState(enum.StrEnum):
     """Where a stored record stands."""
 

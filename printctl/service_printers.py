@@ -20,8 +20,9 @@ from printctl.stock import locations as loc
 from printctl.stock.ledger import hopper_available, record_spoiled
 
 
-def _fit(image: CardImage, colour: bool) -> CardImage:
-    # A monochrome printer refuses a colour layer; the black layer still shows the frame.
+def fit_test_card(image: CardImage, colour: bool) -> CardImage:
+    """The test card as ``caps.colour`` allows: a monochrome printer refuses a colour layer,
+    and the black layer alone still shows the frame, the grid and the registration marks."""
     if colour:
         return image
     back = dataclasses.replace(image.back, colour=None) if image.back is not None else None
@@ -30,11 +31,15 @@ def _fit(image: CardImage, colour: bool) -> CardImage:
     )
 
 
-def _empty_path(printer: Printer) -> str:
-    """After a failed test print: send a card still inside to the reject bin; where it went."""
+def clear_card_path(printer: Printer) -> str:
+    """After a failed test print, try to empty the card path; says where the blank went."""
     try:
-        if printer.status().card_position.value == "none":
-            return "the blank is in the reject bin or the output tray"
+        position = printer.status().card_position.value
+    except HardwareError:
+        position = "unknown"
+    if position == "none":
+        return "the blank is spoiled (in the reject bin or the output tray)"
+    try:
         printer.reject()
     except HardwareError:
         return "a card may still be in the printer: clear the card path by hand"
@@ -70,7 +75,7 @@ def test_print(ctx: Context, name: str) -> str:
         caps = printer.capabilities()
         # Render before feeding: a rendering problem must not cost a blank.
         image = dataclasses.replace(
-            _fit(render_test_card(back=caps.duplex), caps.colour), label="test-card"
+            fit_test_card(render_test_card(back=caps.duplex), caps.colour), label="test-card"
         )
         try:
             printer.feed()
@@ -79,7 +84,7 @@ def test_print(ctx: Context, name: str) -> str:
             printer.eject()
         except HardwareError as exc:
             moved = moved or exc.card_may_have_moved
-            problem = f"{exc}; " + (_empty_path(printer) if moved else "no blank was used")
+            problem = f"{exc}; " + (clear_card_path(printer) if moved else "no blank was used")
     except HardwareError as exc:
         problem = f"{exc}; no blank was used"
     finally:

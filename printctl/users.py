@@ -20,12 +20,12 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlmodel import Session, col, select
 
 from printctl.audit import Clock, record_event
-from printctl.models import ApiToken, UserAccount
+from printctl.models import ApiToken, UserAccount, as_utc
 from printctl.stock.controls import person_key
 
 
@@ -227,9 +227,9 @@ def login(session: Session, name: str, password: str, *, station: str, clock: Cl
         check_password(password, _dummy_hash())  # the same time as a real check
         _journal_failure(session, person_key(name) or "?", "unknown or disabled", station, clock)
         return refused
-    if user.locked_until is not None and _aware(user.locked_until) > now:
+    if user.locked_until is not None and as_utc(user.locked_until) > now:
         _journal_failure(session, user.name, "locked", station, clock)
-        wait = int((_aware(user.locked_until) - now).total_seconds()) + 1
+        wait = int((as_utc(user.locked_until) - now).total_seconds()) + 1
         return LoginResult(None, f"too many failed logins; try again in {wait} s")
     if not check_password(password, user.password_hash):
         user.failed_logins += 1
@@ -252,11 +252,6 @@ def login(session: Session, name: str, password: str, *, station: str, clock: Cl
         clock=clock,
     )
     return LoginResult(user)
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; every stored time is UTC.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _journal_failure(session: Session, name: str, why: str, station: str, clock: Clock) -> None:

@@ -20,25 +20,20 @@ import os
 import socket
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Engine, func, update
 from sqlmodel import Session, col, select
 
 from printctl.audit import Clock, record_event
 from printctl.db import read_session, session_scope
-from printctl.models import ACTIVE_JOB_STATES, Job, JobReason, StationRow
+from printctl.models import ACTIVE_JOB_STATES, Job, JobReason, StationRow, as_utc
 from printctl.queue.recovery import recover_in_flight
 from printctl.queue.station_lock import try_station_lock
 
 RUNNING = "running"
 STOPPED = "stopped"
 LOST = "lost"
-
-
-def _aware(moment: datetime) -> datetime:
-    """Stored times come back naive (UTC) from some databases; compare them as UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def register_station(
@@ -134,7 +129,7 @@ def deregister_station(
 
 def lease_expired(row: StationRow, now: datetime) -> bool:
     """True when the row's heartbeat is older than its lease at ``now``."""
-    return (_aware(now) - _aware(row.heartbeat_at)).total_seconds() > row.lease_s
+    return (as_utc(now) - as_utc(row.heartbeat_at)).total_seconds() > row.lease_s
 
 
 @dataclass
@@ -221,8 +216,8 @@ def _reap_one(
                 return None
         elif row is not None and row.state == RUNNING:
             return None  # it registered since: a lease will tell, not an orphaned job
-        last = _aware(row.heartbeat_at) if row is not None else None
-        age = f"{(_aware(clock()) - last).total_seconds():.1f} s ago" if last else "never"
+        last = as_utc(row.heartbeat_at) if row is not None else None
+        age = f"{(as_utc(clock()) - last).total_seconds():.1f} s ago" if last else "never"
         cause = f"station {name} lost (last heartbeat {age}; reconciled by station {me})"
         recovery = recover_in_flight(
             session,
@@ -282,7 +277,7 @@ class StationView:
 
 def station_views(session: Session, *, clock: Clock) -> list[StationView]:
     """Every registered station with its heartbeat age and the jobs it holds now."""
-    now = _aware(clock())
+    now = as_utc(clock())
     held = dict(
         session.exec(
             select(Job.station, func.count())
@@ -296,7 +291,7 @@ def station_views(session: Session, *, clock: Clock) -> list[StationView]:
             state=row.state,
             host=row.host,
             pid=row.pid,
-            heartbeat_age_s=round((now - _aware(row.heartbeat_at)).total_seconds(), 1),
+            heartbeat_age_s=round((now - as_utc(row.heartbeat_at)).total_seconds(), 1),
             lease_s=row.lease_s,
             expired=row.state == RUNNING and lease_expired(row, now),
             in_flight=int(held.get(row.name, 0)),

@@ -15,12 +15,12 @@ import secrets
 import threading
 from collections import deque
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, delete, select
 
 from printctl.audit import Clock
-from printctl.models import UserAccount, WebSession
+from printctl.models import UserAccount, WebSession, as_utc
 
 COOKIE = "printctl_session"
 #: The login form's own CSRF cookie (there is no session yet to hold a token).
@@ -31,11 +31,6 @@ CSRF_HEADER = "x-csrf-token"
 
 def _digest(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; every stored time is UTC.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -84,12 +79,12 @@ def session_user(
         return None
     now = clock()
     user = session.get(UserAccount, row.user_name)
-    expired = now - _aware(row.last_seen_at) > idle or now - _aware(row.created_at) > longest
+    expired = now - as_utc(row.last_seen_at) > idle or now - as_utc(row.created_at) > longest
     if user is None or user.disabled or expired:
         session.delete(row)
         return None
     # Renewed at most once a minute: a page's polling should not write on every request.
-    if now - _aware(row.last_seen_at) > timedelta(minutes=1):
+    if now - as_utc(row.last_seen_at) > timedelta(minutes=1):
         row.last_seen_at = now
         session.add(row)
     return SessionUser(

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, func, select
 
 from printctl import users
 from printctl.domain import RequestType
-from printctl.models import ApiToken, AuditEvent, RecordState, UserAccount
+from printctl.models import ApiToken, AuditEvent, RecordState, UserAccount, as_utc
 from printctl.service import Context, UserError
 from printctl.service_records import approve_reprint, request_reprint
 from printctl.service_users import add_user, issue_token, set_disabled, set_password
@@ -97,11 +97,11 @@ def test_the_lock_grows_to_an_hour_and_a_reset_lifts_it(ctx: Context) -> None:
             row = session.get(UserAccount, "andi")
             assert row is not None
             if row.locked_until is not None:
-                clock.now = users._aware(row.locked_until)  # wait out the lock, then guess
+                clock.now = as_utc(row.locked_until)  # wait out the lock, then guess
         session.commit()
         row = session.get(UserAccount, "andi")
         assert row is not None and row.locked_until is not None
-        assert users._aware(row.locked_until) - clock.now <= users.LOCK_MAX + timedelta(seconds=2)
+        assert as_utc(row.locked_until) - clock.now <= users.LOCK_MAX + timedelta(seconds=2)
     set_password(office, "andi", "sate-padang-2026!")
     with Session(office.engine) as session:
         ok = users.login(session, "andi", "sate-padang-2026!", station="s", clock=clock)
