@@ -17,7 +17,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session
 
 from printctl.audit import Clock
 from printctl.models import UserAccount, WebSession, as_utc
@@ -111,16 +111,6 @@ def end_session(session: Session, session_id: str) -> str | None:
         return None
     session.delete(row)
     return row.user_name
-
-
-def end_user_sessions(session: Session, user_name: str) -> None:
-    """Sign a user out everywhere (disabled, password changed)."""
-    session.execute(delete(WebSession).where(col(WebSession.user_name) == user_name))
-
-
-def live_sessions(session: Session) -> list[WebSession]:
-    """Every stored session, newest first (for admins)."""
-    return list(session.exec(select(WebSession).order_by(col(WebSession.created_at).desc())))
 
 
 class LoginLimiter:
