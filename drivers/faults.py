@@ -10,6 +10,7 @@ rehearsing with ``printctl driver check``) can replay exactly the same trouble e
     sim://?fault=status:4+:timeout                 status reads hang from the 4th on
     sim://?fault=run:2:sw6A82                      the 2nd chip script gets status word 6A82
     sim://?fault_rate=0.05&seed=7                  5 % random faults, same ones for seed 7
+    sim://?fault=print:40:power&state=sim1.json    the power fails during the 40th print
 
 Grammar (case-insensitive step and kind names)::
 
@@ -28,9 +29,10 @@ sequence of calls.
 
 What each kind raises is in :data:`ERROR_CLASSES`; what it does to the simulated card (spoiled
 into the reject bin, left in place, …) is the driver's business, documented in
-:mod:`drivers.sim`. Two kinds raise nothing by themselves: ``media-reprint`` (the printer
+:mod:`drivers.sim`. Three kinds raise nothing by themselves: ``media-reprint`` (the printer
 re-prints on a second blank and the call succeeds) and ``swXXXX`` (the driver raises
-:class:`~printctl.hardware.StatusWordMismatch` with the command's index and status words).
+:class:`~printctl.hardware.StatusWordMismatch` with the command's index and status words);
+``power`` raises nothing either: the simulated printer ends the whole process mid-card.
 """
 
 from __future__ import annotations
@@ -114,7 +116,7 @@ PRINTER_FAULTS = FaultProfile(
     allowed={
         "feed": frozenset({"jam", "cover", "empty"}) | _LINK,
         "encode": frozenset({"jam", "cover"}) | _LINK,
-        "print": frozenset({"jam", "cover", "ribbon", "media", "media-reprint"}) | _LINK,
+        "print": frozenset({"jam", "cover", "ribbon", "media", "media-reprint", "power"}) | _LINK,
         "eject": frozenset({"jam", "cover"}) | _LINK,
         "reject": frozenset({"jam", "cover"}) | _LINK,
         "status": _LINK,

@@ -19,6 +19,9 @@ Printer URL options (unknown options are rejected)::
     station=contactless|contact|none          where move_to_encoder parks the card
     encode=before|after                       encode before (default) or after printing
     fault=…  fault_rate=0…1  seed=0           see :mod:`drivers.faults`
+    state=PATH        keep hopper, ribbon, counters, trays and fault-call counts in this
+                      JSON file, so that a process started again finds the printer as the
+                      last one left it (a card left in the path goes to the reject bin)
 
 Ribbon accounting. The ribbon is counted in cards because that is how ribbons are sold and
 rated ("200 cards"): every printed card consumes one panel set whether or not it has a back,
@@ -43,6 +46,9 @@ What each fault kind does to the card (see :mod:`drivers.faults` for the plan gr
 - ``cover``, ``empty``, ``offline``, ``denied``: the step did not happen; nothing moved.
 - ``timeout``: the step DID happen but its reply was lost, so the caller cannot know; on
   ``feed`` the error says ``card_may_have_moved``. This is the "outcome unknown" case.
+- ``power`` (``print`` only): the power fails half-way through printing. The state file is
+  written with the card in the path and the whole process ends at once (exit status 137,
+  as if killed), so that recovery after a restart can be rehearsed.
 
 A persistent open cover (:meth:`SimPrinter.set_cover`) makes every moving step raise
 :class:`CoverOpen` until it is closed.
@@ -50,12 +56,16 @@ A persistent open cover (:meth:`SimPrinter.set_cover`) makes every moving step r
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import hashlib
+import json
+import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from drivers.faults import ENCODER_FAULTS, PRINTER_FAULTS, Fault, FaultPlan, error_for
@@ -66,6 +76,7 @@ from printctl.hardware import (
     CardPosition,
     CoverOpen,
     DeviceTimeout,
+    DriverConfigError,
     EncoderError,
     EncoderStation,
     FeederEmpty,
@@ -93,6 +104,9 @@ __all__ = [
     "apdu_problem",
     "simulated_status_word",
 ]
+
+#: The exit status of a process a simulated power loss ends (as if killed by SIGKILL).
+POWER_LOSS_EXIT = 137
 
 #: Share of ``card_ms`` each moving step takes; encoding time belongs to the encoder.
 _TIME_SHARE = {"feed": 0.25, "encode": 0.0, "print": 0.5, "eject": 0.25, "reject": 0.25}
@@ -168,8 +182,12 @@ class SimPrinter:
         station = opts.get_str("station", "contactless", choices=("contactless", "contact", "none"))
         encode = opts.get_str("encode", "before", choices=("before", "after"))
         seed = opts.get_int("seed", 0)
+        state = opts.get_str("state", "")
         self.plan = FaultPlan.from_options(opts, PRINTER_FAULTS, seed=seed)
         opts.done()
+        #: Where the printer keeps its state across a restart of the process (None: it
+        #: forgets), like a real printer's counters outliving a power cut.
+        self.state_file = Path(state) if state else None
 
         self._caps = PrinterCapabilities(
             model=model,
@@ -191,6 +209,8 @@ class SimPrinter:
         self.reject_bin = 0
         self.last_image: CardImage | None = None
         self.printed_labels: Counter[str] = Counter()
+        if self.state_file is not None and self.state_file.exists():
+            self._restore(self.state_file)
 
     def __repr__(self) -> str:
         return f"SimPrinter({self.url!r})"
@@ -199,24 +219,24 @@ class SimPrinter:
 
     def load_cards(self, count: int) -> None:
         """Put ``count`` more blanks in the hopper (the operator refills it)."""
-        with self._lock:
+        with self._changing():
             self.hopper += count
 
     def replace_ribbon(self, cards: int = 200) -> None:
         """Fit a new ribbon good for ``cards`` cards."""
-        with self._lock:
+        with self._changing():
             self.ribbon_left = cards
 
     def set_cover(self, is_open: bool) -> None:
         """Open or close the cover; while open, moving steps raise ``CoverOpen``."""
-        with self._lock:
+        with self._changing():
             self._cover_open = is_open
 
     # ----------------------------------------------------------------- Printer protocol
 
     def open(self) -> None:
         """Connect (idempotent). Faults: ``open:N:offline|timeout|denied``."""
-        with self._lock:
+        with self._changing():
             fault = self.plan.next("open")
             if fault is not None:
                 raise error_for(fault, f"{self.url}: open failed")
@@ -224,7 +244,7 @@ class SimPrinter:
 
     def close(self) -> None:
         """Disconnect (idempotent, never raises)."""
-        with self._lock:
+        with self._changing():
             self._opened = False
 
     def capabilities(self) -> PrinterCapabilities:
@@ -233,7 +253,7 @@ class SimPrinter:
 
     def status(self) -> PrinterStatus:
         """Hopper, ribbon, lifetime counters, card position and conditions."""
-        with self._lock:
+        with self._changing():
             fault = self.plan.next("status")
             self._require_open("status")
             if fault is not None:
@@ -282,7 +302,7 @@ class SimPrinter:
         Raises ``FeederEmpty`` (nothing moved) on an empty hopper and
         :class:`CardSequenceError` when a card is already in the path.
         """
-        with self._lock:
+        with self._changing():
             fault = self.plan.next("feed")
             self._require_open("feed")
             if self._stage is not None:
@@ -311,7 +331,7 @@ class SimPrinter:
 
     def move_to_encoder(self, station: EncoderStation) -> None:
         """Park the card at the chip station (before printing unless ``encode=after``)."""
-        with self._lock:
+        with self._changing():
             fault = self.plan.next("encode")
             self._require_open("move_to_encoder")
             stage = self._require_card("move_to_encoder")
@@ -351,7 +371,7 @@ class SimPrinter:
         Raises :class:`ImageRejected` (nothing printed) for a misfit image and ``RibbonOut``
         (card spoiled into the reject bin) when the ribbon is finished.
         """
-        with self._lock:
+        with self._changing():
             fault = self.plan.next("print")
             self._require_open("print_card")
             stage = self._require_card("print_card")
@@ -363,6 +383,10 @@ class SimPrinter:
             if self.ribbon_left == 0:
                 self._spoil()
                 raise RibbonOut(f"{self.url}: print_card: ribbon finished; card rejected")
+            if fault is not None and fault.kind == "power":
+                self._wait("print")
+                self._save()  # the card is in the path, half printed, as the power goes
+                os._exit(POWER_LOSS_EXIT)  # no cleanup at all: the process just ends
             self._wait("print")
             if fault is not None and fault.kind in ("jam", "ribbon"):
                 if fault.kind == "ribbon":
@@ -384,7 +408,7 @@ class SimPrinter:
 
     def eject(self) -> None:
         """Send the printed card to the output tray."""
-        with self._lock:
+        with self._changing():
             fault = self.plan.next("eject")
             self._require_open("eject")
             stage = self._require_card("eject")
@@ -394,11 +418,61 @@ class SimPrinter:
 
     def reject(self) -> None:
         """Send the current card, whatever its stage, to the reject bin."""
-        with self._lock:
+        with self._changing():
             fault = self.plan.next("reject")
             self._require_open("reject")
             self._require_card("reject")
             self._finish_card("reject", fault, to_output=False)
+
+    # ----------------------------------------------------------------- kept state
+
+    @contextlib.contextmanager
+    def _changing(self) -> Iterator[None]:
+        """Hold the lock; on the way out (raising or not) write the state file, if any."""
+        with self._lock:
+            try:
+                yield
+            finally:
+                self._save()
+
+    def _save(self) -> None:
+        if self.state_file is None:
+            return
+        data = {
+            "hopper": self.hopper,
+            "ribbon_left": self.ribbon_left,
+            "cards_inserted": self.cards_inserted,
+            "panels_printed": self.panels_printed,
+            "output_tray": self.output_tray,
+            "reject_bin": self.reject_bin,
+            "card_in_path": self._stage is not None,
+            "printed_labels": dict(self.printed_labels),
+            "calls": dict(self.plan.calls),
+        }
+        part = self.state_file.with_name(self.state_file.name + ".part")
+        part.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
+        os.replace(part, self.state_file)  # never a half-written state
+
+    def _restore(self, path: Path) -> None:
+        """Take up the state a previous process left, as a printer does on power-up."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            self.hopper = int(data["hopper"])
+            self.ribbon_left = int(data["ribbon_left"])
+            self.cards_inserted = int(data["cards_inserted"])
+            self.panels_printed = int(data["panels_printed"])
+            self.output_tray = int(data["output_tray"])
+            self.reject_bin = int(data["reject_bin"])
+            self.printed_labels = Counter(
+                {str(k): int(v) for k, v in data["printed_labels"].items()}
+            )
+            for step, calls in data["calls"].items():
+                if step in self.plan.calls:
+                    self.plan.calls[step] = int(calls)  # a one-shot fault fires once only
+            if data["card_in_path"]:
+                self.reject_bin += 1  # powering up clears the card path into the reject bin
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise DriverConfigError(f"{self.url}: state file {path} is unreadable: {exc}") from None
 
     # ----------------------------------------------------------------- internals
 

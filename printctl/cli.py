@@ -29,6 +29,7 @@ from printctl.cli_common import (
     out,
 )
 from printctl.cli_driver import driver_app
+from printctl.cli_night import night_app
 from printctl.cli_records import register as register_record_commands
 from printctl.cli_stock import stock_app
 from printctl.cli_sync import register as register_sync_commands
@@ -72,6 +73,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(stations_app, name="stations")
 app.add_typer(driver_app, name="driver")
 app.add_typer(users_app, name="users")
+app.add_typer(night_app, name="overnight")
 register_record_commands(app, records_app)
 register_sync_commands(app, keys_app)
 

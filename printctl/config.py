@@ -40,6 +40,9 @@ class PrinterConfig:
     rest_minutes: float = 0.0
     #: Fault-policy overrides, condition code → action (see :mod:`printctl.queue.policy`).
     policy: tuple[tuple[str, str], ...] = ()
+    #: The speed the night plan assumes until the printer's own history shows its real pace
+    #: (cards per hour, chip encoding included; 0: unknown, the plan assumes 60).
+    rated_cards_per_hour: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,21 @@ class Settings:
     secure_cookies: bool = False
     #: The console's default language: ``id`` (Bahasa Indonesia) or ``en``.
     console_language: str = "id"
+    #: Night runs that ``printctl serve`` starts by itself: cron-like windows in office
+    #: time, ``DAYS HH:MM-HH:MM`` (e.g. ``mon-fri 22:00-05:30``; the days are those the window
+    #: starts on; an end before the start is the next morning). See :mod:`printctl.night`.
+    overnight: tuple[str, ...] = ()
+    #: Blanks on hand (vault and hoppers) that a night run must leave for the day shift.
+    night_reserve: int = 0
+    #: Where morning reports (PDF) are written.
+    reports_dir: Path = Path("reports")
+    #: After each night: run this command (the report's JSON on its standard input, the PDF's
+    #: path in ``PRINTCTL_REPORT_PDF``) and/or POST the report's JSON to this URL.
+    night_notify_command: str = ""
+    night_notify_url: str = ""
+    #: Training and tests only: a clock that runs faster than the wall clock
+    #: (``START xSCALE [@EPOCH]``, see :mod:`printctl.timebase`); sim:// printers only.
+    simulated_clock: str = ""
     base_dir: Path = field(default_factory=Path.cwd)
 
     def resolve(self, path: Path) -> Path:
@@ -165,8 +183,14 @@ def _coerce(key: str, value: Any) -> Any:
     current = getattr(Settings(), key)
     if key == "supervisors" and isinstance(value, list):
         return ",".join(str(v).strip() for v in value)
+    if key == "overnight":
+        if isinstance(value, str):  # the environment: windows separated by ";"
+            value = [part for part in value.split(";") if part.strip()]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError('overnight must be a list of windows, e.g. ["mon-fri 22:00-05:30"]')
+        return tuple(v.strip() for v in value)
     try:
-        if key in {"data_key_file", "log_file", "spool_dir", "station_key_file"}:
+        if key in {"data_key_file", "log_file", "spool_dir", "station_key_file", "reports_dir"}:
             if value in ("", None, "none", False):
                 if key == "log_file":
                     return None
@@ -207,18 +231,31 @@ def _parse_printers(value: Any) -> tuple[PrinterConfig, ...]:
     for item in value:
         if not isinstance(item, Mapping) or "name" not in item or "url" not in item:
             raise ConfigError(f"printer entry {item!r} needs at least 'name' and 'url'")
-        unknown = set(item) - {"name", "url", "encoder", "rest_after", "rest_minutes", "policy"}
+        unknown = set(item) - {
+            "name",
+            "url",
+            "encoder",
+            "rest_after",
+            "rest_minutes",
+            "policy",
+            "rated_cards_per_hour",
+        }
         if unknown:
             raise ConfigError(f"printer {item['name']!r}: unknown keys {sorted(unknown)}")
         try:
             rest_after = int(item.get("rest_after", 0))
             rest_minutes = float(item.get("rest_minutes", 0.0))
+            rated = float(item.get("rated_cards_per_hour", 0.0))
         except (TypeError, ValueError):
             raise ConfigError(
-                f"printer {item['name']!r}: rest_after and rest_minutes must be numbers"
+                f"printer {item['name']!r}: rest_after, rest_minutes and rated_cards_per_hour "
+                "must be numbers"
             ) from None
-        if rest_after < 0 or rest_minutes < 0:
-            raise ConfigError(f"printer {item['name']!r}: rest_after/rest_minutes must be >= 0")
+        if rest_after < 0 or rest_minutes < 0 or rated < 0:
+            raise ConfigError(
+                f"printer {item['name']!r}: rest_after, rest_minutes and rated_cards_per_hour "
+                "must be >= 0"
+            )
         policy = item.get("policy") or {}
         if not isinstance(policy, Mapping):
             raise ConfigError(f"printer {item['name']!r}: policy must be a table of code = action")
@@ -234,6 +271,7 @@ def _parse_printers(value: Any) -> tuple[PrinterConfig, ...]:
                 rest_after=rest_after,
                 rest_minutes=rest_minutes,
                 policy=tuple((str(k), str(v)) for k, v in policy.items()),
+                rated_cards_per_hour=rated,
             )
         )
     names = [p.name for p in printers]
@@ -319,6 +357,34 @@ def validate(settings: Settings) -> Settings:
         raise ConfigError("session_idle_minutes and session_max_hours must be at least 1")
     if settings.console_language not in ("id", "en"):
         raise ConfigError(f"console_language must be id or en, got {settings.console_language!r}")
+    if settings.night_reserve < 0:
+        raise ConfigError(f"night_reserve must be 0 or more, got {settings.night_reserve}")
+    if settings.night_notify_url and not settings.night_notify_url.startswith(
+        ("http://", "https://")
+    ):
+        raise ConfigError(
+            f"night_notify_url must be an http:// or https:// URL, got {settings.night_notify_url!r}"
+        )
+    from printctl.night.windows import WindowError, parse_window
+
+    for text in settings.overnight:
+        try:
+            parse_window(text)
+        except WindowError as exc:
+            raise ConfigError(f"overnight: {exc}") from None
+    if settings.simulated_clock:
+        from printctl.timebase import TimebaseError, parse_simulated_clock
+
+        try:
+            parse_simulated_clock(settings.simulated_clock)
+        except TimebaseError as exc:
+            raise ConfigError(str(exc)) from None
+        real = [p.name for p in settings.printers if not p.url.startswith("sim:")]
+        if real:
+            raise ConfigError(
+                "simulated_clock drives simulated printers only; these are not sim://: "
+                + ", ".join(real)
+            )
     try:
         ZoneInfo(settings.timezone)
     except (ZoneInfoNotFoundError, ValueError):

@@ -469,6 +469,36 @@ class CounterReading(SQLModel, table=True):
     #: comparison counts entries up to here.
     ledger_mark: int
     source: str = Field(max_length=40)  # run-start | run-end | close-day | manual
+    #: The ribbon's panels left, read with the counter (None: not read, or not reported):
+    #: consecutive readings show how many panels each card really takes.
+    ribbon_panels_left: int | None = None
+
+
+class NightState(enum.StrEnum):
+    """A night run's life."""
+
+    RUNNING = "running"  #: printing (or the process died and will be started again)
+    DONE = "done"  #: the window ended or the work ran out; the morning report is written
+
+
+class NightRun(SQLModel, table=True):
+    """One unattended night: its window, the plan made before it, and its morning report."""
+
+    __tablename__ = "night_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    station: str = Field(max_length=100, index=True)
+    window_start: datetime
+    window_end: datetime
+    state: str = Field(default=NightState.RUNNING.value, max_length=20)
+    #: The batch the night's records were queued in (None: nothing to print).
+    batch_id: int | None = Field(default=None, foreign_key="batch.id")
+    started_at: datetime = Field(default_factory=utcnow)
+    ended_at: datetime | None = None
+    #: JSON: the plan (:class:`printctl.night.plan.NightPlan`), with the stock before.
+    plan: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    #: JSON: the morning report, written when the night ends.
+    report: str = Field(default="{}", sa_column=Column(Text, nullable=False))
 
 
 class CounterExplanation(SQLModel, table=True):

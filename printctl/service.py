@@ -90,6 +90,7 @@ from printctl.stock import (
 from printctl.stock.controls import Supervisors
 from printctl.stock.ledger import office_time
 from printctl.stock.locations import VAULT, hopper
+from printctl.timebase import parse_simulated_clock
 
 log = get_logger(__name__)
 
@@ -117,6 +118,9 @@ class Context:
     engine: Engine
     actor: str
     clock: Clock = utcnow
+    #: Simulated seconds per wall-clock second (a training office's simulated clock, see
+    #: :mod:`printctl.timebase`); the waits printctl makes on simulated time are divided by it.
+    pace: float = 1.0
     _cipher: DataCipher | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -125,12 +129,30 @@ class Context:
 
     @classmethod
     def open(
-        cls, settings: Settings, *, actor: str | None = None, clock: Clock = utcnow
+        cls, settings: Settings, *, actor: str | None = None, clock: Clock | None = None
     ) -> Context:
-        """Connect to the configured database and bring its schema up to date."""
+        """Connect to the configured database and bring its schema up to date.
+
+        Without ``clock``: the wall clock, or the settings' ``simulated_clock``.
+        """
+        pace = 1.0
+        if clock is None and settings.simulated_clock:
+            scaled = parse_simulated_clock(settings.simulated_clock)
+            clock, pace = scaled, scaled.scale
         engine = make_engine(settings.resolved_database_url)
         migrate(engine)
-        return cls(settings=settings, engine=engine, actor=actor or current_user(), clock=clock)
+        return cls(
+            settings=settings,
+            engine=engine,
+            actor=actor or current_user(),
+            clock=clock or utcnow,
+            pace=pace,
+        )
+
+    def sleep(self, seconds: float, stop: threading.Event) -> bool:
+        """Wait ``seconds`` of this context's time (shorter on a simulated clock); True when
+        ``stop`` was set meanwhile."""
+        return stop.wait(seconds / self.pace)
 
     @property
     def station(self) -> str:
@@ -507,8 +529,10 @@ def make_worker(
     stop: threading.Event,
     notify: Callable[[WorkerEvent], None] | None,
     idle: Callable[[], bool] | None,
+    stock_reserve: Callable[[], int] | None = None,
 ) -> PrinterWorker:
-    """The worker for one printer, configured from the settings."""
+    """The worker for one printer, configured from the settings; ``stock_reserve`` says how
+    many blanks on hand no card may take (a night run's reserve; None: no reserve)."""
     config, printer, encoder = device
     return PrinterWorker(
         engine=ctx.engine,
@@ -523,6 +547,9 @@ def make_worker(
         encode_deadline=ctx.settings.encode_deadline_s,
         rest_after=config.rest_after,
         rest_seconds=config.rest_minutes * 60,
+        # Rests and backoffs are waits on the context's time (shorter on a simulated clock).
+        retry_sleep=lambda seconds: _wait(ctx, seconds, stop),
+        stock_reserve=stock_reserve,
         policy=ctx.settings.fault_policy(config),
         low_stock=ctx.settings.low_stock_hopper,
         batch_ids=batch_ids,
@@ -530,6 +557,10 @@ def make_worker(
         notify=notify,
         idle=idle,
     )
+
+
+def _wait(ctx: Context, seconds: float, stop: threading.Event) -> None:
+    ctx.sleep(seconds, stop)
 
 
 def _drive(workers: list[PrinterWorker], stop: threading.Event) -> None:

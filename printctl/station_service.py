@@ -76,6 +76,9 @@ class StationService:
         notify: Callable[[WorkerEvent], None] | None = None,
     ) -> None:
         self.ctx = ctx
+        #: Blanks on hand that no printer may take: a night run sets it for its window
+        #: (every worker asks before each feed), and sets it back to 0 after.
+        self.stock_reserve = 0
         self.stop = stop
         self.poll_s = ctx.settings.poll_s if poll_s is None else poll_s
         self._notify_outer = notify
@@ -90,11 +93,15 @@ class StationService:
 
     # ------------------------------------------------------------------ the public face
 
-    def run(self) -> None:
+    def run(self, *, hold_lock: bool = True) -> None:
         """Run the station until ``stop`` is set (blocking; ``serve`` calls it in a thread).
 
-        Raises :class:`UserError` when another process runs this station already.
+        Raises :class:`UserError` when another process runs this station already. With
+        ``hold_lock=False`` the caller holds the station lock already (a night run does).
         """
+        if not hold_lock:
+            self._run_locked()
+            return
         try:
             with station_lock(self.ctx.engine, self.ctx.station):
                 self._run_locked()
@@ -186,6 +193,7 @@ class StationService:
             stop=self.stop,
             notify=self._notify,
             idle=self._idle,
+            stock_reserve=lambda: self.stock_reserve,
         )
         thread = threading.Thread(target=self._drive, args=(slot, worker), name=f"worker-{name}")
         with self._lock:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -108,13 +109,15 @@ def create_batch(
     priority: int = 0,
     stock_mode: StockMode = StockMode.REFUSE,
     low_stock: int = 0,
+    record_pks: Sequence[int] | None = None,
 ) -> tuple[Batch, int]:
     """Make a batch of every ready record matching ``filters``; returns it and its job count.
 
     A batch needing more blanks than are free is refused with the numbers, or with
     :attr:`StockMode.TRIM` cut to the free blanks. When blanks are scarce (the batch does not
     fit, or would leave fewer than ``low_stock``), first-time cards (``NEW``) are queued
-    before replacements.
+    before replacements. With ``record_pks`` (a night plan's choice) only those records are
+    taken, those still ready, in exactly that order.
     """
     if filters.limit is not None and filters.limit <= 0:
         raise BatchError(f"--limit must be positive, got {filters.limit}")
@@ -130,17 +133,22 @@ def create_batch(
     if filters.min_age_days:
         cutoff = clock() - timedelta(days=filters.min_age_days)
         query = query.where(col(Record.imported_at) <= cutoff)
+    if record_pks is not None:
+        query = query.where(col(Record.id).in_(list(record_pks)))
     query = query.order_by(col(Record.imported_at), col(Record.id))
     if session.get_bind().dialect.name == "postgresql":
         # Two operators creating batches at once must not both take the same record.
         query = query.with_for_update(skip_locked=True)
     matching = list(session.exec(query).all())
+    if record_pks is not None:
+        place = {pk: n for n, pk in enumerate(record_pks)}
+        matching.sort(key=lambda r: place[r.id or 0])
     if not matching:
         raise BatchError(f"no ready records match {filters.as_dict() or 'the batch'}")
     room = stock_room(session)
     wanted = min(len(matching), filters.limit or len(matching))
     scarce = wanted > room.free or room.free - wanted < low_stock
-    if scarce:
+    if scarce and record_pks is None:
         matching = _new_first(matching)
         log.warning(
             "low stock: first-time cards are queued first",
@@ -362,6 +370,62 @@ def cancel_batch(session: Session, batch_id: int, *, actor: str, station: str, c
         clock=clock,
     )
     return canceled
+
+
+def close_batch(
+    session: Session, batch_id: int, *, reason: str, actor: str, station: str, clock: Clock
+) -> int:
+    """End a batch whose time is up (a night's window closed): its jobs still waiting go
+    back (their records ready again, for another batch), and the batch is done with what
+    it printed. Returns how many went back. Jobs with a card in a printer are left to
+    finish; one awaiting inspection reopens the batch if it is to be printed again.
+    """
+    batch = _batch(session, batch_id)
+    if batch.state in (BatchState.DONE.value, BatchState.CANCELED.value):
+        return 0
+    waiting = session.exec(
+        select(Job).where(
+            col(Job.batch_id) == batch_id,
+            col(Job.state).in_([JobState.PENDING.value, JobState.HELD.value]),
+        )
+    ).all()
+    returned = 0
+    for job in waiting:
+        assert job.id is not None
+        try:
+            transition_job(
+                session,
+                job.id,
+                from_state=JobState(job.state),
+                to_state=JobState.CANCELED,
+                reason=reason,
+                actor=actor,
+                station=station,
+                clock=clock,
+                audit=False,  # one event for the batch says it; the records say theirs
+                reasons=(JobReason.CANCELED_BY_OPERATOR,),
+            )
+        except TransitionConflict:
+            continue  # a printer took it meanwhile: its worker withdraws it (batch not running)
+        returned += 1
+        session.execute(
+            update(Record)
+            .where(col(Record.id) == job.record_pk, col(Record.state) == RecordState.QUEUED.value)
+            .values(state=RecordState.READY.value, state_reason=reason[:200])
+        )
+    batch.state = BatchState.DONE.value
+    session.add(batch)
+    record_event(
+        session,
+        actor=actor,
+        station=station,
+        action="batch.closed",
+        entity="batch",
+        entity_id=batch_id,
+        detail={"returned": returned, "reason": reason},
+        clock=clock,
+    )
+    return returned
 
 
 def set_priority(

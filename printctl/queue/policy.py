@@ -87,6 +87,10 @@ CONDITIONS: Mapping[str, tuple[str, PrinterReason]] = MappingProxyType(
         ),
         "render-failed": ("the card could not be drawn", PrinterReason.DEVICE_ERROR),
         "out-of-stock": ("the ledger has no blank on hand", PrinterReason.OUT_OF_STOCK),
+        "stock-reserve": (
+            "only the night's stock reserve is left on hand",
+            PrinterReason.OUT_OF_STOCK,
+        ),
         "*": ("any other device error", PrinterReason.DEVICE_ERROR),
     }
 )
@@ -99,6 +103,7 @@ DEFAULT_ACTIONS: Mapping[str, Action] = MappingProxyType(
         "media-empty": Action.RETRY_LATER,
         "ribbon-empty": Action.RETRY_LATER,
         "out-of-stock": Action.RETRY_LATER,
+        "stock-reserve": Action.RETRY_LATER,  # clears when the night (its reserve) ends
         "offline": Action.RETRY_LATER,  # with a card in the path it is always inspected
         "timeout": Action.RETRY_LATER,
         # The card was ruined; the record deserves a fresh blank.

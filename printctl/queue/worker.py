@@ -33,7 +33,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Engine, func, update
@@ -90,7 +90,7 @@ from printctl.queue.store import (
     work_left,
 )
 from printctl.records import has_newer_version, open_record
-from printctl.stock import hopper_available, record_issued, record_spoiled
+from printctl.stock import hopper_available, office_available, record_issued, record_spoiled
 from printctl.stock.days import record_counter
 
 log = get_logger(__name__)
@@ -104,6 +104,8 @@ _CLAIM_TRIES = 3
 
 #: Printer status conditions that are warnings, not reasons to wait.
 _WARNINGS = frozenset({"ribbon-low", "media-low"})
+#: Status conditions under which no card can be printed (checked before each feed).
+_BLOCKING = ("ribbon-empty", "media-empty", "cover-open")
 
 
 class RenderFailed(Exception):
@@ -238,6 +240,7 @@ class PrinterWorker:
         policy: FaultPolicy | None = None,
         render_ahead: bool = True,
         low_stock: int = 0,
+        stock_reserve: Callable[[], int] | None = None,
     ) -> None:
         self.engine = engine
         self.cipher = cipher
@@ -267,6 +270,9 @@ class PrinterWorker:
         #: Warn (once) when the hopper's ledger balance falls to this many blanks (0: never).
         self.low_stock = low_stock
         self._low_warned = False
+        #: Blanks on hand in the office that no card may take (asked before every feed: a
+        #: night run's reserve; None or 0: none). Reaching it stops this printer.
+        self.stock_reserve = stock_reserve
         self._cards_since_rest = 0
         #: Failed cards since the last good one (the spoil breaker counts these).
         self._failed_in_a_row = 0
@@ -287,6 +293,11 @@ class PrinterWorker:
         #: Ribbon and hopper levels from the last status read, not yet in the printer's row:
         #: they go with the next write of that row, so a status read adds no transaction.
         self._levels: dict[str, Any] | None = None
+        #: The ribbon level of the last status read (kept with counter readings).
+        self._ribbon_read: int | None = None
+        #: The conditions of the last status read: one in :data:`_BLOCKING` stops the
+        #: printer before the next feed rather than spoiling a blank on it.
+        self._conditions: frozenset[str] = frozenset()
         self.result = WorkerResult(printer=name)
 
     # ------------------------------------------------------------------ main loop
@@ -537,7 +548,10 @@ class PrinterWorker:
                 assert row is not None
                 record = open_record(row, self.cipher)
             try:
-                return _Prepared(job, record, self.render(record))
+                image = self.render(record)
+                if not image.label:  # the printer's log (and the simulator) name the card so
+                    image = replace(image, label=f"{record.record_id} v{record.version}")
+                return _Prepared(job, record, image)
             except RenderFailed as exc:
                 return _Prepared(job, record, render_error=str(exc))
         except Exception:
@@ -627,6 +641,12 @@ class PrinterWorker:
         if code == "out-of-stock":
             with read_session(self.engine) as session:
                 return hopper_available(session, self.name) > 0
+        if code == "stock-reserve":
+            reserve = self.stock_reserve() if self.stock_reserve is not None else 0
+            if not reserve:
+                return True
+            with read_session(self.engine) as session:
+                return office_available(session) > reserve
         reason = printer_reason(code)
         try:
             if reason is PrinterReason.ENCODER_FAULT:
@@ -662,6 +682,18 @@ class PrinterWorker:
             except HardwareError as exc:
                 self._hand_back(job, f"status read failed: {exc}")
                 raise self._stop_for(exc, "status read failed") from exc
+        blocked = [code for code in _BLOCKING if code in self._conditions]
+        if blocked:
+            # The printer said, when last asked, that it cannot print (an empty ribbon, an
+            # empty hopper, an open cover): feeding a blank now would only spoil it.
+            code = blocked[0]
+            self._hand_back(job, f"{code}: not fed", (JobReason.PRINTER_STOPPED,))
+            action = self.policy.action_for(code)
+            raise _Stop(
+                f"{code} before the feed: {CONDITIONS[code][0]} (no blank used)",
+                code=code,
+                auto_resume=action in (Action.RETRY_LATER, Action.RETRY_NOW),
+            )
         station = capabilities.encoder_station
         if station is None:
             # An e-KTP without its chip written is no card: never print one.
@@ -749,6 +781,7 @@ class PrinterWorker:
 
     def _read_counter(self) -> int | None:
         status = self.printer.status()
+        self._conditions = frozenset(status.conditions)
         self._note_levels(status.ribbon_panels_left, status.cards_in_hopper)
         self._show_warnings(status.conditions)
         return status.cards_inserted
@@ -793,6 +826,16 @@ class PrinterWorker:
                 session.commit()
                 return True
             session.rollback()
+        if problem == "stock-reserve":
+            # The night keeps the reserve for the day shift: this printer stops taking cards
+            # (the others stop at their next feed too); the stop clears once no reserve
+            # applies, i.e. when the night is over.
+            self._hand_back(job, "the stock reserve is reached", (JobReason.PRINTER_STOPPED,))
+            raise _Stop(
+                "stock reserve reached: the blanks left on hand are kept for the day shift",
+                code="stock-reserve",
+                auto_resume=True,
+            )
         if problem == "out-of-stock":
             # Whatever the policy's action, no blank may be fed: the job goes back and the
             # printer stops, waiting for stock unless the policy says to stop for a person.
@@ -816,6 +859,9 @@ class PrinterWorker:
         left = hopper_available(session, self.name)
         if left <= 0:
             return "out-of-stock"
+        reserve = self.stock_reserve() if self.stock_reserve is not None else 0
+        if reserve and office_available(session) <= reserve:
+            return "stock-reserve"
         self._warn_low_stock(left)
         if has_newer_version(session, job.record_pk):
             return "superseded"
@@ -1069,7 +1115,9 @@ class PrinterWorker:
             return
         try:
             with Session(self.engine) as session:
-                record_counter(session, self.name, value, source=source, clock=self.clock)
+                reading = record_counter(session, self.name, value, source=source, clock=self.clock)
+                reading.ribbon_panels_left = self._ribbon_read
+                session.add(reading)
                 session.commit()
         except SQLAlchemyError as exc:  # the run goes on; the close will say it is missing
             log.warning("counter reading not saved", printer=self.name, error=str(exc))
@@ -1438,6 +1486,7 @@ class PrinterWorker:
 
     def _note_levels(self, ribbon_panels_left: int | None, cards_in_hopper: int | None) -> None:
         """Keep a status read's levels for the next write of the printer's row."""
+        self._ribbon_read = ribbon_panels_left
         self._levels = {
             "ribbon_panels_left": ribbon_panels_left,
             "cards_in_hopper": cards_in_hopper,

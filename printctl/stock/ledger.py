@@ -192,6 +192,16 @@ def hopper_available(session: Session, printer: str) -> int:
     return available(session, loc.hopper(printer))
 
 
+def office_available(session: Session) -> int:
+    """Blanks on hand in the office that a card may still take: the vault and every hopper,
+    less the cards printers hold now (what a night's stock reserve is measured against)."""
+    places = location_balances(session)
+    held = places.get(loc.VAULT, 0) + sum(
+        n for place, n in places.items() if loc.hopper_printer(place) is not None
+    )
+    return held - in_flight(session)
+
+
 @dataclass(frozen=True)
 class StockBalance:
     """The office's stock now, totals and per location, derived from the ledger."""
