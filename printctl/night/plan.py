@@ -317,8 +317,12 @@ def make_plan(
     capacity = len(simulate(planned, len(queued) + len(ready), budget, start, stop_at))
     chosen = ready[: max(0, capacity - len(queued))]
     chosen.sort(key=lambda item: (item.district.upper(), item.imported_at, item.record_pk))
+    # What ends each printer's night is what ended it with all the work there was.
+    ends = [(p.limit, p.ribbon_out_at, p.blanks_out_at) for p in planned]
     queue = queued[:capacity] + chosen
     cards = simulate(planned, len(queue), budget, start, stop_at, reserve=reserve)
+    for printer, (limit, ribbon_out, blanks_out) in zip(planned, ends, strict=True):
+        printer.limit, printer.ribbon_out_at, printer.blanks_out_at = limit, ribbon_out, blanks_out
     for index, printer in enumerate(planned):
         mine = Counter(queue[n].district for n, (who, _at) in enumerate(cards) if who == index)
         printer.districts = _in_order(mine, queue)
