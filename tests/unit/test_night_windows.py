@@ -33,12 +33,21 @@ def test_a_weeknight_window_starts_on_its_days_and_ends_the_next_morning() -> No
     assert window.days == frozenset({0, 1, 2, 3, 4})
     assert (window.start, window.end) == (time(22, 0), time(5, 30))
     # Wednesday 2026-12-02, 23:00: inside Wednesday's window.
-    assert window.around(wib("2026-12-02T23:00")) == (wib("2026-12-02T22:00"), wib("2026-12-03T05:30"))
+    assert window.around(wib("2026-12-02T23:00")) == (
+        wib("2026-12-02T22:00"),
+        wib("2026-12-03T05:30"),
+    )
     # Thursday 03:00 is still Wednesday's night.
-    assert window.around(wib("2026-12-03T03:00")) == (wib("2026-12-02T22:00"), wib("2026-12-03T05:30"))
+    assert window.around(wib("2026-12-03T03:00")) == (
+        wib("2026-12-02T22:00"),
+        wib("2026-12-03T05:30"),
+    )
     assert window.around(wib("2026-12-03T06:00")) is None
     # Saturday morning belongs to Friday's window; Saturday night has none.
-    assert window.around(wib("2026-12-05T02:00")) == (wib("2026-12-04T22:00"), wib("2026-12-05T05:30"))
+    assert window.around(wib("2026-12-05T02:00")) == (
+        wib("2026-12-04T22:00"),
+        wib("2026-12-05T05:30"),
+    )
     assert window.around(wib("2026-12-05T23:00")) is None
     # After Friday's window the next one is Monday's.
     assert window.next_after(wib("2026-12-05T12:00")) == (
@@ -113,7 +122,13 @@ def test_a_simulated_clock_runs_scale_times_faster_from_its_anchor() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["2026-12-02T22:00:00 x300", "2026-12-02T22:00:00+07:00", "soon x300", "2026-12-02T22:00:00+07:00 x0"]
+    "text",
+    [
+        "2026-12-02T22:00:00 x300",
+        "2026-12-02T22:00:00+07:00",
+        "soon x300",
+        "2026-12-02T22:00:00+07:00 x0",
+    ],
 )
 def test_a_simulated_clock_that_cannot_be_read_is_refused(text: str) -> None:
     with pytest.raises(TimebaseError):
