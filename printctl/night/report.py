@@ -275,6 +275,12 @@ def _first_things(report: dict[str, Any]) -> list[str]:
             todo.append(f"Fit a new ribbon in {ribbon['printer']}.")
         elif ribbon["state"] == PrinterRunState.STOPPED.value:
             todo.append(f"{ribbon['printer']} waits: {plain(ribbon['reason'])}.")
+    held = report["totals"].get("held", 0)
+    if held:
+        todo.append(
+            f"{held} job(s) are held for a person (a card that could not be drawn, a policy's "
+            "hold): look at them on the Attention page."
+        )
     spoiled = report["totals"]["spoiled"]
     if spoiled:
         todo.append(
@@ -357,6 +363,11 @@ def build_report(
             "spoiled": sum(e.quantity for e in spoiled),
             "in_doubt": sum(e.quantity for e in in_doubt),
             "returned_to_ready": returned,
+            "held": int(
+                session.exec(
+                    select(func.count()).where(col(Job.state) == JobState.HELD.value)
+                ).one()
+            ),
             "ready_now": int(ready_now),
         },
         "printers": printers,

@@ -60,6 +60,7 @@ NAV = (
     ("/attention", "Attention", Perm.VIEW),
     ("/stock", "Stock", Perm.VIEW),
     ("/printers", "Printers", Perm.VIEW),
+    ("/night", "Nights", Perm.VIEW),
     ("/audit", "Audit log", Perm.AUDIT),
     ("/users", "Users", Perm.USERS),
 )
@@ -359,6 +360,23 @@ def _pages(app: FastAPI) -> None:
         data = await _read(caller, views.printers, web_state(request).live())
         return page(request, caller, "_printers_live.html", printers=data)
 
+    @get("/night", summary="Night runs and the last morning report")
+    async def night(request: Request, caller: Viewer) -> Response:
+        data = await _read(caller, views.nights)
+        report = await _read(caller, views.night_report, None)
+        return page(request, caller, "night.html", n=data, r=report)
+
+    @get("/nights/{night_id}", summary="One night's morning report")
+    async def night_one(request: Request, caller: Viewer, night_id: int) -> Response:
+        data = await _read(caller, views.nights)
+        report = await _read(caller, views.night_report, night_id)
+        return page(request, caller, "night.html", n=data, r=report)
+
+    @get("/night/plan", summary="Tonight's plan (nothing is printed)")
+    async def night_plan(request: Request, caller: Viewer) -> Response:
+        plan = await _read(caller, views.night_plan)
+        return page(request, caller, "night_plan.html", p=plan)
+
     @get("/audit", Perm.AUDIT, summary="Audit log")
     async def audit(
         request: Request,
@@ -464,6 +482,26 @@ def _documents(app: FastAPI) -> None:
     async def destruction(caller: Viewer, number: str | None = None) -> Response:
         return await paper(
             lambda folder: service_stock.destruction_pdf(caller.ctx, number or None, folder)
+        )
+
+    @get("/nights/{night_id}/report.pdf", Perm.VIEW, "A night's morning report (PDF)")
+    async def night_pdf(caller: Viewer, night_id: int) -> Response:
+        from printctl.night.run import stored_report
+        from printctl.reports.morning_report import morning_report_pdf
+
+        def make() -> bytes:
+            return morning_report_pdf(stored_report(caller.ctx, night_id))
+
+        try:
+            data = await run_in_threadpool(make)
+        except WEB_USER_ERRORS as exc:
+            response = RedirectResponse("/night", status_code=303)
+            set_flash(response, "error", str(exc))
+            return response
+        return Response(
+            data,
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="night-{night_id}.pdf"'},
         )
 
     @get("/stock/ledger.csv", Perm.VIEW, "The blank ledger (CSV)")

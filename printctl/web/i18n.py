@@ -20,6 +20,58 @@ from printctl.stock.ledger import office_time
 LANGUAGES = ("id", "en")
 
 ID: dict[str, str] = {
+    # nights (overnight runs and the morning report)
+    "A night window is open now": "Jendela malam sedang berjalan",
+    "Blanks are scarce: first-time cards go first.": "Blangko terbatas: cetak baru didahulukan.",
+    "Cards": "Kartu",
+    "Cards waiting for inspection": "Kartu menunggu pemeriksaan",
+    "Ended": "Berakhir",
+    "Ends by": "Berhenti karena",
+    "Faults": "Gangguan",
+    "Faults, in order": "Gangguan, berurutan",
+    "First thing": "Yang pertama dikerjakan",
+    "Latest nights": "Malam terakhir",
+    "Morning report": "Laporan pagi",
+    "Morning report (PDF)": "Laporan pagi (PDF)",
+    "Next night": "Malam berikutnya",
+    "Night": "Malam",
+    "Night windows": "Jendela cetak malam",
+    "Nights": "Cetak malam",
+    "No night has ended yet.": "Belum ada cetak malam yang selesai.",
+    "No night has run yet.": "Belum pernah ada cetak malam.",
+    "No night window is configured (overnight in printctl.toml).": "Belum ada jendela cetak malam (overnight di printctl.toml).",
+    "None.": "Tidak ada.",
+    "Order": "Urutan",
+    "Pace": "Kecepatan",
+    "Printers now": "Printer sekarang",
+    "Printers: planned and printed": "Printer: rencana dan hasil cetak",
+    "Reserve": "Cadangan",
+    "Resolve them on the Attention page.": "Selesaikan di halaman Perlu tindakan.",
+    "Rests": "Istirahat",
+    "Ribbon (cards left)": "Pita (sisa kartu)",
+    "Since": "Sejak",
+    "Step": "Tahap",
+    "The plan said": "Menurut rencana",
+    "Time": "Waktu",
+    "Tonight's plan": "Rencana malam ini",
+    "What happened": "Yang terjadi",
+    "What printctl did": "Tindakan printctl",
+    "Where": "Di mana",
+    "Window": "Jendela",
+    "after": "sesudah",
+    "already queued": "sudah dalam antrean",
+    "back among the ready records": "kembali ke data siap cetak",
+    "before": "sebelum",
+    "blanks out": "blangko habis",
+    "blanks the night may use": "blangko yang boleh dipakai malam ini",
+    "cards planned": "kartu direncanakan",
+    "done by": "selesai pukul",
+    "kept": "terjaga",
+    "last card starts by": "kartu terakhir mulai paling lambat",
+    "not kept": "tidak terjaga",
+    "planned": "direncanakan",
+    "ready records taken": "data siap cetak diambil",
+    "ribbon out": "pita habis",
     # menu and page titles
     "Console": "Konsol",
     "Dashboard": "Dasbor",
@@ -304,10 +356,13 @@ def context(language: str) -> dict[str, Any]:
     return {"t": translator(language), "lang": language}
 
 
-def local_time(moment: datetime | None) -> str:
-    """A stored (UTC) time in the office's zone, to the minute."""
-    if moment is None:
+def local_time(moment: datetime | str | None) -> str:
+    """A stored (UTC) time in the office's zone, to the minute (an ISO 8601 string too, as
+    stored plans and reports keep their times)."""
+    if moment is None or moment == "":
         return "—"
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
     return office_time(moment).strftime("%Y-%m-%d %H:%M")
 
 

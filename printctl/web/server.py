@@ -1,5 +1,6 @@
 """``printctl serve``: one process with the console and API (uvicorn), the printer workers
-(:class:`printctl.station_service.StationService`) and the center schedule.
+(:class:`printctl.station_service.StationService`), the center schedule and the night runs
+of the ``overnight`` windows (:class:`printctl.night.run.NightScheduler`).
 
 SIGTERM or Ctrl-C stops the web server first; then every printer finishes the card it
 holds, the scheduler ends between tasks, and the station deregisters.
@@ -12,10 +13,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from printctl.logs import get_logger
 from printctl.service import Context, UserError
+
+if TYPE_CHECKING:
+    from printctl.station_service import StationService
 
 log = get_logger(__name__)
 
@@ -76,6 +80,21 @@ class Background:
             thread.join()
 
 
+def run_nights(ctx: Context, station: StationService, stop: threading.Event) -> None:
+    """The ``overnight`` windows, run on the service's printers until ``stop`` (a failed
+    look is logged and tried again: a database hiccup must not end the service)."""
+    from printctl.night.run import LOOK_EVERY_S, NightScheduler
+
+    nights = NightScheduler(ctx, station, ctx.settings.printers)
+    # Between nights a look every few seconds is plenty (sooner on a simulated clock).
+    between = max(LOOK_EVERY_S, min(5.0, 30.0 / ctx.pace))
+    while not stop.wait(LOOK_EVERY_S if nights.night is not None else between):
+        try:
+            nights.tick()
+        except Exception:
+            log.exception("night schedule failed", station=ctx.station)
+
+
 def serve(
     ctx: Context,
     *,
@@ -118,6 +137,10 @@ def serve(
     parts.on_error = stop_server
     if station is not None:
         parts.start("station", station.run)
+        if ctx.settings.overnight:
+            parts.start("nights", lambda: run_nights(ctx, station, parts.stop))
+    elif ctx.settings.overnight:
+        log.warning("overnight windows are configured but this service drives no printers")
     parts.start(
         "schedule",
         lambda: run_service_loop(

@@ -7,6 +7,7 @@ need.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,6 +30,7 @@ from printctl.models import (
     RecordState,
     StockCount,
     StockProposal,
+    as_utc,
 )
 from printctl.queue.batches import stock_room
 from printctl.stock import locations as loc
@@ -449,3 +451,64 @@ def audit(ctx: service.Context, filters: AuditFilters) -> list[dict[str, Any]]:
             }
             for e in rows
         ]
+
+
+def nights(ctx: service.Context) -> dict[str, Any]:
+    """The nights page: the configured windows and the next one, the latest nights, and the
+    report of the last night that ended (or of ``night_id``)."""
+    from printctl.night.run import nights as night_rows
+    from printctl.night.windows import next_window, window_now
+
+    now = ctx.clock()
+    current = window_now(ctx.settings.overnight, now)
+    coming = next_window(ctx.settings.overnight, now)
+    rows = []
+    for night in night_rows(ctx):
+        report = json.loads(night.report or "{}")
+        plan = json.loads(night.plan or "{}")
+        rows.append(
+            {
+                "id": night.id,
+                "station": night.station,
+                "window": (as_utc(night.window_start), as_utc(night.window_end)),
+                "state": night.state,
+                "planned": plan.get("planned", 0),
+                "printed": report.get("totals", {}).get("printed"),
+                "first_thing": report.get("first_thing", ""),
+            }
+        )
+    return {
+        "windows": list(ctx.settings.overnight),
+        "now": current,
+        "next": coming,
+        "nights": rows,
+        "reserve": ctx.settings.night_reserve,
+    }
+
+
+def night_report(ctx: service.Context, night_id: int | None) -> dict[str, Any] | None:
+    """A night's morning report (the last ended night's by default; None: none yet)."""
+    from printctl.night.run import stored_report
+
+    try:
+        return stored_report(ctx, night_id)
+    except service.UserError:
+        if night_id is None:
+            return None
+        raise
+
+
+def night_plan(ctx: service.Context) -> dict[str, Any] | None:
+    """Tonight's plan as it would be made now: the window open now, else the next configured
+    one (None: no window configured)."""
+    from printctl.night.run import plan_now
+    from printctl.night.windows import next_window, window_now
+
+    now = ctx.clock()
+    window = window_now(ctx.settings.overnight, now) or next_window(ctx.settings.overnight, now)
+    if window is None or not ctx.settings.printers:
+        return None
+    plan = plan_now(ctx, ctx.settings.printers, window_start=window[0], window_end=window[1])
+    out = plan.as_dict()
+    out.pop("record_pks", None)
+    return out
