@@ -122,6 +122,30 @@ def mount(app: FastAPI) -> None:
         except service.UserError as exc:
             return JSONResponse({"detail": str(exc)}, status_code=404)
 
+    @app.get(f"{API}/nights", tags=["api"], openapi_extra=_extra(Perm.VIEW))
+    def nights(caller: Viewer) -> dict[str, Any]:
+        """The night windows, the next one, and the latest nights."""
+        data = views.nights(caller.ctx)
+        for key in ("now", "next"):
+            if data[key] is not None:
+                data[key] = [moment.isoformat() for moment in data[key]]
+        for night in data["nights"]:
+            night["window"] = [moment.isoformat() for moment in night["window"]]
+        return data
+
+    @app.get(f"{API}/nights/plan", tags=["api"], openapi_extra=_extra(Perm.VIEW))
+    def night_plan(caller: Viewer) -> Any:
+        """Tonight's plan, as it would be made now (nothing is printed)."""
+        return views.night_plan(caller.ctx)
+
+    @app.get(f"{API}/nights/{{night_id}}", tags=["api"], openapi_extra=_extra(Perm.VIEW))
+    def night(caller: Viewer, night_id: int) -> Any:
+        """One night's morning report."""
+        try:
+            return views.night_report(caller.ctx, night_id)
+        except service.UserError as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=404)
+
     @app.get(f"{API}/stock", tags=["api"], openapi_extra=_extra(Perm.VIEW))
     def stock(caller: Viewer) -> dict[str, Any]:
         """Blanks on hand per location, free for batches, in doubt, and the warnings."""

@@ -10,7 +10,7 @@ import time
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlmodel import Session, col, select
 
@@ -117,7 +117,7 @@ def test_the_overnight_commands_refuse_what_they_cannot_do_in_one_line(tmp_path:
 
 
 class _Hook(http.server.BaseHTTPRequestHandler):
-    received: list[dict[str, Any]] = []
+    received: ClassVar[list[dict[str, Any]]] = []
 
     def do_POST(self) -> None:
         length = int(self.headers["Content-Length"])

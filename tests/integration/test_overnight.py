@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -127,3 +128,37 @@ def test_the_morning_report_is_a_pdf_and_can_be_shown_again(night) -> None:
         check=True,
     )
     assert json.loads(shown.stdout)["totals"] == report["totals"]
+
+
+def test_the_console_shows_the_morning_report_and_its_pdf(night) -> None:
+    from fastapi.testclient import TestClient
+
+    from printctl.config import load_settings
+    from printctl.service import Context
+    from printctl.service_users import add_user
+    from printctl.users import Role
+    from printctl.web.app import create_app
+    from tests.web.support import PASSWORDS, USERS, Office
+
+    config, report, _exits = night
+    ctx = Context.open(load_settings(config, environ={}), actor="setup")
+    try:
+        add_user(ctx, USERS[Role.ADMIN], Role.ADMIN, PASSWORDS[Role.ADMIN])
+        admin = replace(ctx, actor=USERS[Role.ADMIN])
+        add_user(admin, USERS[Role.OPERATOR], Role.OPERATOR, PASSWORDS[Role.OPERATOR])
+        office = Office(config.parent, ctx, create_app(ctx), {})
+        client, _csrf = office.login(Role.OPERATOR)
+        page = client.get("/night")
+        assert page.status_code == 200
+        assert "data-first-thing" in page.text and "Inspect 1 card" in page.text
+        assert f"data-printed>{report['totals']['printed']}<" in page.text
+        assert 'data-fault="power-loss"' in page.text
+        pdf = client.get(f"/nights/{report['night']}/report.pdf")
+        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+        assert client.get("/night/plan").status_code == 200
+        api = client.get(f"/api/v1/nights/{report['night']}").json()
+        assert api["totals"] == report["totals"]
+        anonymous = TestClient(office.app, base_url="http://console.test")
+        assert anonymous.get("/night", follow_redirects=False).status_code == 303
+    finally:
+        ctx.close()
