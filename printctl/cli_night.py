@@ -124,6 +124,14 @@ def overnight(
     typer_ctx: typer.Context,
     until_text: UntilOpt = None,
     printer: PrinterOpt = None,
+    resume_only: Annotated[
+        bool,
+        typer.Option(
+            "--resume-only",
+            help="Only carry on a night this station left running (after a power cut and a "
+            "reboot): to the end of its window, or just its report if the window has passed.",
+        ),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Run tonight's unattended print run on this station's printers, then write the morning
@@ -136,7 +144,7 @@ def overnight(
     """
     if typer_ctx.invoked_subcommand is not None:
         return
-    from printctl.night.run import run_night
+    from printctl.night.run import left_running, run_night
     from printctl.service import select_printers
 
     stop = threading.Event()
@@ -148,7 +156,14 @@ def overnight(
     try:
         with _context(quiet_console=json_out) as ctx:
             chosen = select_printers(ctx.settings, printer)
-            start, end = _window(ctx, until_text, upcoming=False)
+            if resume_only:
+                left = left_running(ctx)
+                if left is None:
+                    out.print("No night was left running: nothing to resume.")
+                    return
+                start, end = left
+            else:
+                start, end = _window(ctx, until_text, upcoming=False)
 
             def began(night: Any, resumed: bool) -> None:
                 if json_out:

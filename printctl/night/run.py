@@ -202,6 +202,15 @@ def running_night(session: Session, station: str) -> NightRun | None:
     ).first()
 
 
+def left_running(ctx: Context) -> tuple[datetime, datetime] | None:
+    """The window of the night this station left running, if any (``--resume-only``)."""
+    with read_session(ctx.engine) as session:
+        night = running_night(session, ctx.station)
+        if night is None:
+            return None
+        return as_utc(night.window_start), as_utc(night.window_end)
+
+
 def begin_night(
     ctx: Context,
     printers: Sequence[PrinterConfig],
@@ -445,10 +454,10 @@ def run_night(
     (``printctl overnight``). ``stop`` (SIGTERM) ends it early, cleanly."""
     from printctl.station_service import StationService
 
-    if window_end <= ctx.clock():
-        raise UserError(f"the window ended already ({office_time(window_end):%Y-%m-%d %H:%M})")
     try:
         with station_lock(ctx.engine, ctx.station):
+            if window_end <= ctx.clock():
+                return _end_left_night(ctx, window_end)
             night, resumed = begin_night(
                 ctx, printers, window_start=window_start, window_end=window_end, probe=True
             )
@@ -482,6 +491,17 @@ def run_night(
             return outcome
     except StationBusy as exc:
         raise UserError(str(exc)) from None
+
+
+def _end_left_night(ctx: Context, window_end: datetime) -> NightOutcome:
+    """A window that has ended: end the night left running in it (its report), if any."""
+    with read_session(ctx.engine) as session:
+        night = running_night(session, ctx.station)
+    if night is None or as_utc(night.window_end) != window_end:
+        raise UserError(f"the window ended already ({office_time(window_end):%Y-%m-%d %H:%M})")
+    outcome = end_night(ctx, night, ended_because="the station stopped before the window ended")
+    outcome.resumed = True
+    return outcome
 
 
 class NightScheduler:

@@ -130,6 +130,7 @@ class _Hook(http.server.BaseHTTPRequestHandler):
 
 
 def test_the_report_goes_to_the_hook_command_and_the_webhook(ctx: Context, tmp_path: Path) -> None:
+    _Hook.received.clear()
     server = http.server.HTTPServer(("127.0.0.1", 0), _Hook)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     out = tmp_path / "hook.json"
@@ -160,3 +161,35 @@ def test_a_hook_that_fails_is_journaled_and_does_not_fail_the_night(ctx: Context
             select(AuditEvent).where(col(AuditEvent.action) == "night.notify-failed")
         ).all()
     assert event.outcome == "failed"
+
+
+def test_a_night_left_running_past_its_window_is_ended_with_its_report(ctx: Context) -> None:
+    """The machine comes back after the window (a power cut, a reboot in the morning):
+    ``printctl overnight --resume-only`` only ends the night and writes its report."""
+    from datetime import timedelta
+
+    from printctl.night.run import begin_night, left_running, run_night
+    from tests.integration.station_support import ManualClock
+
+    clock = ManualClock(datetime.fromisoformat("2026-12-02T22:00:00+07:00"))
+    office = replace(_night_office(ctx), clock=clock, pace=1.0)
+    seed_printable_records(office.engine, office.cipher, 3)
+    receive_stock(office, 6, "LOT", load=["n1", "n2"])
+    end = clock() + timedelta(hours=7)
+    night, resumed = begin_night(office, PRINTERS, window_start=clock(), window_end=end)
+    assert not resumed and left_running(office) == (night.window_start, end)
+    clock.advance(8 * 3600)  # the morning: the window has passed, nothing was printed
+    outcome = run_night(
+        office, PRINTERS, window_start=clock(), window_end=end, stop=threading.Event()
+    )
+    assert outcome.resumed and outcome.night_id == night.id
+    assert outcome.report["ended_because"] == "the station stopped before the window ended"
+    assert outcome.report["totals"]["returned_to_ready"] == outcome.report["totals"]["planned"] == 2
+    assert outcome.report["reserve_kept"]  # 6 blanks, 4 kept: two were planned
+    assert left_running(office) is None
+
+
+def test_resume_only_with_no_night_left_running_does_nothing(tmp_path: Path) -> None:
+    assert run(tmp_path, "init").returncode == 0
+    done = run(tmp_path, "overnight", "--resume-only")
+    assert done.returncode == 0 and "nothing to resume" in done.stdout
