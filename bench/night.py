@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from printctl.night.rehearsal import (  # noqa: E402
+from printctl.night.rehearsal import (
     RehearsalPrinter,
     check_night,
     prepare_night_office,

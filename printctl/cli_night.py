@@ -15,10 +15,7 @@ from rich.table import Table
 
 from printctl.cli_common import CliError, JsonOpt, _context, _print_json, err, out
 
-night_app = typer.Typer(
-    help="Unattended night runs: the plan, the run itself, and the morning report.",
-    invoke_without_command=True,
-)
+night_app = typer.Typer(invoke_without_command=True)
 
 UntilOpt = Annotated[
     str | None,
@@ -134,13 +131,9 @@ def overnight(
     ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Run tonight's unattended print run on this station's printers, then write the morning
-    report. `printctl overnight --until 05:30`, or within a configured window.
+    """Run tonight's unattended print run, then write the morning report (`--until 05:30`, or the configured window open now).
 
-    Pulls from the center first; keeps night_reserve blanks; a fault stops only that printer
-    (its work goes to the others); a card in doubt parks its printer; the last card is out
-    before the window ends. Started again after a power cut, it carries on the same night.
-    SIGTERM or Ctrl-C ends the night early (each printer finishes its card).
+    Pulls from the center first; leaves night_reserve blanks; a fault stops only that printer and its work goes to the others; a card in doubt parks its printer; the last card is out before the window ends. Started again after a power cut, it carries on the same night. SIGTERM or Ctrl-C ends the night early (each printer finishes its card).
     """
     if typer_ctx.invoked_subcommand is not None:
         return

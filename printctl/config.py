@@ -472,6 +472,16 @@ session_max_hours = 12
 secure_cookies = false
 console_language = "id"
 
+# Night runs `printctl serve` starts by itself (office time; the days a window starts on):
+#   overnight = ["mon-fri 22:00-05:30"]
+# A night leaves night_reserve blanks for the day shift, writes its morning report (PDF) into
+# reports_dir, and may send it on: a command (JSON on stdin) and/or a webhook URL.
+overnight = []
+night_reserve = 0
+reports_dir = "reports"
+night_notify_command = ""
+night_notify_url = ""
+
 # The printers this station drives: a name, the driver URL and the chip encoder's URL.
 # `printctl driver list` shows the drivers. The simulator:
 #   sim://?cards=100&ribbon=200&card_ms=16000&timescale=1
@@ -482,6 +492,8 @@ encoder = "sim://"
 # Duty cycle: rest 20 minutes after 100 cards in a row, so the print head cools.
 rest_after = 100
 rest_minutes = 20
+# What the night plan assumes until the printer's own history shows its real pace.
+rated_cards_per_hour = 60
 # Fault policy overrides: condition = action (retry-now, retry-later, hold-job, stop-printer,
 # abort-job, needs-inspection). `docs/configuration.md` lists the conditions and defaults.
 # [printers.policy]
