@@ -100,6 +100,48 @@ def why_not_ready(session: Session, name: str) -> str | None:
     return None  # a stop that clears itself is checked again by the run
 
 
+def settle_abandoned(session: Session, *, station: str, actor: str, clock: Clock) -> list[str]:
+    """Printers that a run of ``station`` left ``processing`` when its process died.
+
+    Call it after recovery, with the station lock held. A printer with a card awaiting
+    inspection is stopped for it (it is parked until a person looks); any other goes back to
+    ``idle``. Either way it holds no card any more. Returns the printers settled.
+    """
+    rows = session.exec(
+        select(PrinterRow).where(
+            col(PrinterRow.station) == station,
+            col(PrinterRow.state) == PrinterRunState.PROCESSING.value,
+        )
+    ).all()
+    settled = []
+    for row in rows:
+        if awaiting_inspection(session, row.name):
+            transition_printer(
+                session,
+                row.name,
+                PrinterRunState.STOPPED,
+                actor=actor,
+                station=station,
+                clock=clock,
+                reasons=(PrinterReason.AWAITING_INSPECTION,),
+                reason="a card was in it when the station's process ended: it waits for inspection",
+            )
+        else:
+            transition_printer(
+                session,
+                row.name,
+                PrinterRunState.IDLE,
+                actor=actor,
+                station=station,
+                clock=clock,
+                reason="its run ended with the station's process",
+            )
+        row.current_job = None
+        session.add(row)
+        settled.append(row.name)
+    return settled
+
+
 def printer_views(session: Session, configured: list[tuple[str, str]]) -> list[PrinterView]:
     """Every configured printer (name, url) with its last known state."""
     views = []

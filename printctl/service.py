@@ -44,6 +44,7 @@ from printctl.printers import (
     PrinterView,
     printer_views,
     resume_printer,
+    settle_abandoned,
     why_not_ready,
 )
 from printctl.printers import pause_printer as _pause_printer
@@ -474,6 +475,8 @@ def _recover_and_start(ctx: Context, batch_ids: Sequence[int]) -> None:
     with session_scope(ctx.engine) as session:
         # A previous run of this station may have died mid-card: examine, never re-run blindly.
         recover_in_flight(session, station=ctx.station, actor=ctx.actor, clock=ctx.clock)
+        # …and its printers' rows still say what they did then.
+        settle_abandoned(session, station=ctx.station, actor=ctx.actor, clock=ctx.clock)
         for batch_id in batch_ids:
             try:
                 start_batch(

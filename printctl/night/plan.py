@@ -31,16 +31,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.orm import aliased
-from sqlmodel import Session, col, exists, select
+from sqlmodel import Session, col, select
 
 from printctl.config import PrinterConfig, Settings
 from printctl.domain import RequestType
 from printctl.models import (
-    Batch,
-    BatchState,
     Job,
-    JobState,
     PrinterRow,
     Record,
     RecordState,
@@ -48,6 +44,7 @@ from printctl.models import (
 )
 from printctl.night.history import NOMINAL_PANELS_PER_CARD, learned
 from printctl.printers import why_not_ready
+from printctl.queue.store import claimable
 from printctl.stock import hopper_available, office_available
 
 #: The pace assumed for a printer with neither history nor a rated speed (cards per hour):
@@ -143,22 +140,7 @@ class _Item:
 
 def _queued_work(session: Session) -> list[_Item]:
     """Jobs waiting in running batches, in the order workers take them."""
-    newer = aliased(Record)
-    rows = session.exec(
-        select(Job, Record)
-        .join(Batch, col(Batch.id) == col(Job.batch_id))
-        .join(Record, col(Record.id) == col(Job.record_pk))
-        .where(
-            col(Job.state) == JobState.PENDING.value,
-            col(Batch.state) == BatchState.RUNNING.value,
-            col(Record.state) == RecordState.QUEUED.value,
-            ~exists().where(
-                col(newer.record_id) == col(Record.record_id),
-                col(newer.version) > col(Record.version),
-            ),
-        )
-        .order_by(col(Batch.priority).desc(), col(Job.id))
-    ).all()
+    rows = session.exec(claimable(select(Job, Record))).all()
     return [
         _Item(job.record_pk, rec.district, rec.request_type, as_utc(rec.imported_at), True)
         for job, rec in rows

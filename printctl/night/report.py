@@ -334,6 +334,7 @@ def build_report(
                 "spoiled": spoiled_by.get(name, 0),
                 "faults": sum(1 for f in faults if f["printer"] == name),
                 "planned_limit": planned["limit"],
+                "plan_said": _plan_said(planned),
                 "pace": planned["pace_source"],
                 "ribbon_out_planned": _hhmm(_parse(planned.get("ribbon_out_at"))),
             }
@@ -388,6 +389,22 @@ def build_report(
     report["todo"] = _first_things(report)
     report["first_thing"] = report["todo"][0]
     return report
+
+
+def _plan_said(planned: dict[str, Any]) -> str:
+    """What the plan expected to end a printer's night, in words."""
+    limit = str(planned.get("limit", ""))
+    if limit == "ribbon":
+        return f"its ribbon runs out at {_hhmm(_parse(planned.get('ribbon_out_at')))}"
+    if limit == "blanks":
+        return f"its hopper empties at {_hhmm(_parse(planned.get('blanks_out_at')))}"
+    if limit == "not-ready":
+        return f"not ready: {plain(planned.get('not_ready', ''))}"
+    return {
+        "window": "prints until the window ends",
+        "work": "the work runs out first",
+        "reserve": "the reserve is reached",
+    }.get(limit, limit)
 
 
 def _parse(text: str | None) -> datetime | None:

@@ -515,8 +515,9 @@ class NightScheduler:
         self.printers = list(printers)
         self.night: NightRun | None = None
         self.watch: NightWatch | None = None
-        self.ending_since: datetime | None = None
         self.why = ""
+        #: The window whose night could not begin (told once, in the log and the journal).
+        self.refused: datetime | None = None
 
     def tick(self) -> None:
         """Begin, watch or end the night, as the clock says."""
@@ -540,9 +541,25 @@ class NightScheduler:
                 left_running = running_night(session, self.ctx.station)
             if left_running is None and existing is not None:
                 return  # this window's night has run already
-            self.night, _resumed = begin_night(
-                self.ctx, self.printers, window_start=window[0], window_end=window[1]
-            )
+            if self.refused == window[0]:
+                return  # said once already; the next window tries again
+            try:
+                self.night, _resumed = begin_night(
+                    self.ctx, self.printers, window_start=window[0], window_end=window[1]
+                )
+            except UserError as exc:
+                self.refused = window[0]
+                log.error("night not started", window=window[0].isoformat(), error=str(exc))
+                with session_scope(self.ctx.engine) as session:
+                    self.ctx.journal(
+                        session,
+                        "night.refused",
+                        entity="night",
+                        entity_id=window[0].isoformat(),
+                        detail={"error": str(exc)},
+                        outcome="failed",
+                    )
+                return
             self.watch = NightWatch(self.ctx, self.night, self.printers)
             self.service.stock_reserve = self.watch.reserve
             self.service.wake()

@@ -317,6 +317,54 @@ def pause_batch(session: Session, batch_id: int, *, actor: str, station: str, cl
     )
 
 
+def _withdraw_waiting(
+    session: Session,
+    batch_id: int,
+    *,
+    reason: str,
+    actor: str,
+    station: str,
+    clock: Clock,
+    audit: bool = True,
+    record_reason: str | None = None,
+) -> int:
+    """Cancel the batch's pending and held jobs and make their records ready again (with
+    ``record_reason``, by default ``reason``); returns how many."""
+    waiting = session.exec(
+        select(Job).where(
+            col(Job.batch_id) == batch_id,
+            col(Job.state).in_([JobState.PENDING.value, JobState.HELD.value]),
+        )
+    ).all()
+    withdrawn = 0
+    for job in waiting:
+        assert job.id is not None
+        try:
+            transition_job(
+                session,
+                job.id,
+                from_state=JobState(job.state),
+                to_state=JobState.CANCELED,
+                reason=reason,
+                actor=actor,
+                station=station,
+                clock=clock,
+                audit=audit,
+                reasons=(JobReason.CANCELED_BY_OPERATOR,),
+            )
+        except TransitionConflict:
+            # A printer claimed it between our look and our update: it is that printer's
+            # now, and its worker withdraws it once it sees the batch no longer running.
+            continue
+        withdrawn += 1
+        session.execute(
+            update(Record)
+            .where(col(Record.id) == job.record_pk, col(Record.state) == RecordState.QUEUED.value)
+            .values(state=RecordState.READY.value, state_reason=(record_reason or reason)[:200])
+        )
+    return withdrawn
+
+
 def cancel_batch(session: Session, batch_id: int, *, actor: str, station: str, clock: Clock) -> int:
     """Cancel the batch's pending and held jobs (their records become ready again).
 
@@ -326,37 +374,15 @@ def cancel_batch(session: Session, batch_id: int, *, actor: str, station: str, c
     batch = _batch(session, batch_id)
     if batch.state in (BatchState.DONE.value, BatchState.CANCELED.value):
         raise BatchError(f"batch {batch_id} is {batch.state} already")
-    pending = session.exec(
-        select(Job).where(
-            col(Job.batch_id) == batch_id,
-            col(Job.state).in_([JobState.PENDING.value, JobState.HELD.value]),
-        )
-    ).all()
-    canceled = 0
-    for job in pending:
-        assert job.id is not None
-        try:
-            transition_job(
-                session,
-                job.id,
-                from_state=JobState(job.state),
-                to_state=JobState.CANCELED,
-                reason="batch canceled",
-                actor=actor,
-                station=station,
-                clock=clock,
-                reasons=(JobReason.CANCELED_BY_OPERATOR,),
-            )
-        except TransitionConflict:
-            # A printer claimed it between our look and our update: it is that printer's
-            # now, and its worker withdraws it once it sees the batch canceled.
-            continue
-        canceled += 1
-        session.execute(
-            update(Record)
-            .where(col(Record.id) == job.record_pk, col(Record.state) == RecordState.QUEUED.value)
-            .values(state=RecordState.READY.value, state_reason="its batch was canceled")
-        )
+    canceled = _withdraw_waiting(
+        session,
+        batch_id,
+        reason="batch canceled",
+        record_reason="its batch was canceled",
+        actor=actor,
+        station=station,
+        clock=clock,
+    )
     batch.state = BatchState.CANCELED.value
     session.add(batch)
     record_event(
@@ -383,36 +409,16 @@ def close_batch(
     batch = _batch(session, batch_id)
     if batch.state in (BatchState.DONE.value, BatchState.CANCELED.value):
         return 0
-    waiting = session.exec(
-        select(Job).where(
-            col(Job.batch_id) == batch_id,
-            col(Job.state).in_([JobState.PENDING.value, JobState.HELD.value]),
-        )
-    ).all()
-    returned = 0
-    for job in waiting:
-        assert job.id is not None
-        try:
-            transition_job(
-                session,
-                job.id,
-                from_state=JobState(job.state),
-                to_state=JobState.CANCELED,
-                reason=reason,
-                actor=actor,
-                station=station,
-                clock=clock,
-                audit=False,  # one event for the batch says it; the records say theirs
-                reasons=(JobReason.CANCELED_BY_OPERATOR,),
-            )
-        except TransitionConflict:
-            continue  # a printer took it meanwhile: its worker withdraws it (batch not running)
-        returned += 1
-        session.execute(
-            update(Record)
-            .where(col(Record.id) == job.record_pk, col(Record.state) == RecordState.QUEUED.value)
-            .values(state=RecordState.READY.value, state_reason=reason[:200])
-        )
+    # One event for the batch says it; each record's state says its own.
+    returned = _withdraw_waiting(
+        session,
+        batch_id,
+        reason=reason,
+        actor=actor,
+        station=station,
+        clock=clock,
+        audit=False,
+    )
     batch.state = BatchState.DONE.value
     session.add(batch)
     record_event(

@@ -192,6 +192,27 @@ def set_record_state(
     )
 
 
+def claimable(query: Any) -> Any:
+    """``query`` (a select of :class:`Job`, maybe with more) narrowed to the jobs a printer
+    may claim now, in the order printers take them: pending, in a running batch, its record
+    still ``queued`` with no higher version; higher batch priority first, then by job id."""
+    newer = aliased(Record)
+    return (
+        query.join(Batch, col(Batch.id) == col(Job.batch_id))
+        .join(Record, col(Record.id) == col(Job.record_pk))
+        .where(
+            col(Job.state) == JobState.PENDING.value,
+            col(Batch.state) == BatchState.RUNNING.value,
+            col(Record.state) == RecordState.QUEUED.value,
+            ~exists().where(
+                col(newer.record_id) == col(Record.record_id),
+                col(newer.version) > col(Record.version),
+            ),
+        )
+        .order_by(col(Batch.priority).desc(), col(Job.id))
+    )
+
+
 def claim_next_job(
     session: Session,
     *,
@@ -208,28 +229,12 @@ def claim_next_job(
     holds the write lock (``BEGIN IMMEDIATE``); on PostgreSQL ``FOR UPDATE SKIP LOCKED``
     (on the job and its record) lets concurrent claimers pass each other.
     """
-    newer = aliased(Record)
-    query = (
-        select(Job)
-        .join(Batch, col(Batch.id) == col(Job.batch_id))
-        .join(Record, col(Record.id) == col(Job.record_pk))
-        .where(
-            col(Job.state) == JobState.PENDING.value,
-            col(Batch.state) == BatchState.RUNNING.value,
-            col(Record.state) == RecordState.QUEUED.value,
-            ~exists().where(
-                col(newer.record_id) == col(Record.record_id),
-                col(newer.version) > col(Record.version),
-            ),
-        )
-        .order_by(col(Batch.priority).desc(), col(Job.id))
-        .limit(1)
-    )
+    query = claimable(select(Job)).limit(1)
     if batch_ids is not None:
         query = query.where(col(Job.batch_id).in_(list(batch_ids)))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=[Job, Record])
-    job = session.exec(query).first()
+    job: Job | None = session.exec(query).first()
     if job is None or job.id is None:
         return None
     transition_job(

@@ -17,9 +17,11 @@ from typing import Any
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import getSampleStyleSheet
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from printctl.night.report import plain
 
 _TABLE_STYLE = TableStyle(
     [
@@ -45,7 +47,8 @@ def _table(rows: Sequence[Sequence[object]], widths: list[float]) -> Table:
 
 def _story(report: dict[str, Any]) -> list[object]:
     styles = getSampleStyleSheet()
-    body, small = styles["Normal"], styles["BodyText"]
+    body = styles["Normal"]
+    small = ParagraphStyle("cell", parent=body, fontSize=8.5, leading=10.5)
     totals = report["totals"]
 
     def cell(value: object) -> Paragraph:
@@ -76,9 +79,7 @@ def _story(report: dict[str, Any]) -> list[object]:
     story += [Spacer(1, 4 * mm), Paragraph("Printers: planned and printed", styles["Heading2"])]
     rows: list[list[object]] = [["printer", "planned", "printed", "spoiled", "faults", "plan said"]]
     for p in report["printers"]:
-        said = p["planned_limit"] + (
-            f", ribbon out {p['ribbon_out_planned']}" if p.get("ribbon_out_planned") else ""
-        )
+        said = p.get("plan_said", p["planned_limit"])
         rows.append(
             [p["printer"], p["planned"], p["printed"], p["spoiled"], p["faults"], cell(said)]
         )
@@ -123,7 +124,13 @@ def _story(report: dict[str, Any]) -> list[object]:
     rows = [["printer", "state", "ribbon (cards left)", "hopper", "reason"]]
     for p in report["printers_now"]:
         rows.append(
-            [p["printer"], p["state"], _esc(p["cards_left"]), _esc(p["hopper"]), cell(p["reason"])]
+            [
+                p["printer"],
+                p["state"],
+                _esc(p["cards_left"]),
+                _esc(p["hopper"]),
+                cell(plain(p["reason"])),
+            ]
         )
     story.append(_table(rows, [28 * mm, 22 * mm, 30 * mm, 18 * mm, 76 * mm]))
 

@@ -17,7 +17,15 @@ pytestmark = pytest.mark.slow
 
 #: What each role's menu offers (English labels, the language chosen at login).
 MENUS = {
-    Role.OPERATOR: ["Dashboard", "Ready records", "Batches", "Attention", "Stock", "Printers"],
+    Role.OPERATOR: [
+        "Dashboard",
+        "Ready records",
+        "Batches",
+        "Attention",
+        "Stock",
+        "Printers",
+        "Nights",
+    ],
     Role.SUPERVISOR: [
         "Dashboard",
         "Ready records",
@@ -25,9 +33,18 @@ MENUS = {
         "Attention",
         "Stock",
         "Printers",
+        "Nights",
         "Audit log",
     ],
-    Role.TECHNICIAN: ["Dashboard", "Ready records", "Batches", "Attention", "Stock", "Printers"],
+    Role.TECHNICIAN: [
+        "Dashboard",
+        "Ready records",
+        "Batches",
+        "Attention",
+        "Stock",
+        "Printers",
+        "Nights",
+    ],
     Role.AUDITOR: [
         "Dashboard",
         "Ready records",
@@ -35,6 +52,7 @@ MENUS = {
         "Attention",
         "Stock",
         "Printers",
+        "Nights",
         "Audit log",
     ],
     Role.ADMIN: [
@@ -44,6 +62,7 @@ MENUS = {
         "Attention",
         "Stock",
         "Printers",
+        "Nights",
         "Audit log",
         "Users",
     ],
