@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from printctl.cli_common import CliError, JsonOpt, _context, _print_json, err, out
@@ -90,7 +91,7 @@ def _show_plan(plan: dict[str, Any]) -> None:
             soft_wrap=True,
         )
     for note in plan["notes"]:
-        out.print(f"• {note}", soft_wrap=True)
+        out.print(escape(f"• {note}"), soft_wrap=True)
 
 
 def _show_report(report: dict[str, Any], pdf: Path | None) -> None:
@@ -108,10 +109,10 @@ def _show_report(report: dict[str, Any], pdf: Path | None) -> None:
     out.print(table)
     for fault in report["faults"]:
         out.print(
-            f"  {fault['time']} {fault['printer']}: {fault['what']} → {fault['action']}",
+            escape(f"  {fault['time']} {fault['printer']}: {fault['what']} → {fault['action']}"),
             soft_wrap=True,
         )
-    out.print(f"[bold]First thing:[/] {report['first_thing']}", soft_wrap=True)
+    out.print(f"[bold]First thing:[/] {escape(report['first_thing'])}", soft_wrap=True)
     if pdf is not None:
         out.print(f"Morning report: {pdf}")
 

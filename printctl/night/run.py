@@ -30,6 +30,7 @@ drives anyway (:class:`NightScheduler`).
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -53,12 +54,20 @@ from printctl.models import (
     PrinterReason,
     PrinterRow,
     PrinterRunState,
+    StationRow,
     as_utc,
 )
 from printctl.night.plan import NightPlan, make_plan
 from printctl.night.report import build_report, stock_words
 from printctl.printers import awaiting_inspection
-from printctl.queue.batches import BatchError, BatchFilters, close_batch, create_batch, pause_batch
+from printctl.queue.batches import (
+    BatchError,
+    BatchFilters,
+    close_batch,
+    create_batch,
+    pause_batch,
+    start_batch,
+)
 from printctl.queue.station_lock import StationBusy, station_lock
 from printctl.queue.store import work_left
 from printctl.service import Context, UserError
@@ -278,8 +287,9 @@ def begin_night(
                 )
             except BatchError as exc:
                 raise UserError(f"the night's batch could not be made: {exc}") from None
-            batch.state = BatchState.RUNNING.value  # started at once: nobody will start it
-            session.add(batch)
+            assert batch.id is not None
+            # Started at once: nobody is there to start it.
+            start_batch(session, batch.id, actor=ctx.actor, station=station, clock=ctx.clock)
             batch_id = batch.id
         stored = plan.as_dict()
         stored["record_pks"] = len(plan.record_pks)  # the batch holds them; keep the count
@@ -315,12 +325,17 @@ def begin_night(
 
 
 def _last_sign_of_life(session: Session, station: str, night: NightRun) -> datetime | None:
-    """When this station last wrote to the journal: about when its process died."""
-    at = session.exec(
-        select(func.max(AuditEvent.at)).where(
-            col(AuditEvent.station) == station, col(AuditEvent.at) >= night.started_at
-        )
-    ).one()
+    """When this station last wrote to the journal before this process: about when the
+    process that ran the night died."""
+    query = select(func.max(AuditEvent.at)).where(
+        col(AuditEvent.station) == station, col(AuditEvent.at) >= night.started_at
+    )
+    row = session.get(StationRow, station)
+    if row is not None and row.pid == os.getpid():
+        # This process registered the station already (serve): what it wrote is not the
+        # dead one's.
+        query = query.where(col(AuditEvent.at) < row.started_at)
+    at = session.exec(query).one()
     return as_utc(at) if at is not None else None
 
 
