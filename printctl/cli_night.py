@@ -80,7 +80,7 @@ def _show_plan(plan: dict[str, Any]) -> None:
             str(p["cards"]),
             f"{pace} ({p['pace_source']})",
             str(p["rests"]),
-            p["limit"] + (f": {p['not_ready']}" if p["not_ready"] else ""),
+            escape(p["limit"] + (f": {p['not_ready']}" if p["not_ready"] else "")),
             _hhmm(p["ribbon_out_at"]),
             _hhmm(p["blanks_out_at"]),
         )
