@@ -104,8 +104,9 @@ def settle_abandoned(session: Session, *, station: str, actor: str, clock: Clock
     """Printers that a run of ``station`` left ``processing`` when its process died.
 
     Call it after recovery, with the station lock held. A printer with a card awaiting
-    inspection is stopped for it (it is parked until a person looks); any other goes back to
-    ``idle``. Either way it holds no card any more. Returns the printers settled.
+    inspection is stopped for it (parked until a person has looked; then it goes on by
+    itself); any other goes back to ``idle``. Either way it holds no card any more. Returns
+    the printers settled.
     """
     rows = session.exec(
         select(PrinterRow).where(
@@ -124,7 +125,11 @@ def settle_abandoned(session: Session, *, station: str, actor: str, clock: Clock
                 station=station,
                 clock=clock,
                 reasons=(PrinterReason.AWAITING_INSPECTION,),
-                reason="a card was in it when the station's process ended: it waits for inspection",
+                reason="a card was in it when the station's process ended: it waits for "
+                "inspection, and goes on once the inspection is recorded",
+                # As before this row was settled: the inspection is the person's decision,
+                # and no resume is asked on top of it.
+                auto_resume=True,
             )
         else:
             transition_printer(
