@@ -42,6 +42,7 @@ from printctl.service import (
     trust_key,
 )
 from printctl.service_records import approve_reprint, request_reprint
+from printctl.stock.ledger import business_day
 
 # Rated 225 cards/hour (16 s a card) sped up 100×: a printer makes a card every 0.16 s.
 _CARD_MS = 16_000
@@ -191,7 +192,7 @@ def run_demo(
         after = stock(ctx)
         report = stock_report(ctx)
         proof = workdir / "proof.pdf"
-        printed = _write_proof(ctx, proof, started.date())
+        printed = _write_proof(ctx, proof, business_day(started))
         with Session(ctx.engine) as session:
             job_states = Counter(session.exec(select(Job.state)).all())
         hardware_taken = [w.blanks_taken for w in result.workers]

@@ -89,7 +89,7 @@ from printctl.stock import (
     spoiled_by_reason,
 )
 from printctl.stock.controls import Supervisors
-from printctl.stock.ledger import office_time
+from printctl.stock.ledger import business_day, office_time
 from printctl.stock.locations import VAULT, hopper
 from printctl.timebase import parse_simulated_clock
 
@@ -514,7 +514,8 @@ def _make_workers(
     idle: Callable[[], bool] | None = None,
 ) -> list[PrinterWorker]:
     """One worker per ready printer, sharing one renderer and one stop event."""
-    render = make_card_renderer(issue_date or ctx.clock().date())
+    # The office's date, not UTC's (early in an Indonesian morning UTC is on the day before).
+    render = make_card_renderer(issue_date or business_day(ctx.clock()))
     return [
         make_worker(
             ctx, device, render=render, batch_ids=batch_ids, stop=stop, notify=notify, idle=idle

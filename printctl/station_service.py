@@ -40,6 +40,7 @@ from printctl.service import (
     open_device,
     registered_station,
 )
+from printctl.stock.ledger import business_day
 
 log = get_logger(__name__)
 
@@ -142,7 +143,7 @@ class StationService:
         watcher = threading.Thread(target=self._wake_on_stop, name="station-stop", daemon=True)
         watcher.start()
         with registered_station(self.ctx, self.stop):
-            self._render = make_card_renderer(lambda: self.ctx.clock().date())
+            self._render = make_card_renderer(lambda: business_day(self.ctx.clock()))
             try:
                 while not self.stop.is_set():
                     self._look.clear()

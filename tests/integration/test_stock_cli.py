@@ -4,17 +4,31 @@ one-line errors, and the files it writes."""
 from __future__ import annotations
 
 import csv
+import subprocess
+import time
 from pathlib import Path
 
 from tests.integration.test_cli import as_json, ok, one_line_error, run
 
 
+def office_clock() -> dict[str, str]:
+    """Every process of a test on one simulated clock: 10:00 at the office from the test's
+    start, at the wall clock's pace. The day's entries and its close then fall on one business
+    day whenever CI runs (on the wall clock, office midnight is 17:00 UTC: a test running
+    across it would post the spoil on one day and close the next)."""
+    return {"PRINTCTL_SIMULATED_CLOCK": f"2026-11-27T10:00:00+07:00 x1 @{time.time():.3f}"}
+
+
 def test_a_day_at_the_counter_from_delivery_to_close(tmp_path: Path) -> None:
     """Receive, load, spoil, count, adjust with a supervisor, destroy, close, and the papers."""
-    ok(run(tmp_path, "init"))
+    clock = office_clock()
+
+    def office(*args: str, user: str = "operator") -> subprocess.CompletedProcess[str]:
+        return run(tmp_path, *args, user=user, env=clock)
+
+    ok(office("init"))
     out = ok(
-        run(
-            tmp_path,
+        office(
             "stock",
             "receive",
             "50",
@@ -29,15 +43,12 @@ def test_a_day_at_the_counter_from_delivery_to_close(tmp_path: Path) -> None:
         )
     )
     assert "Vault: 50" in out
-    ok(run(tmp_path, "stock", "load", "sim-1", "20"))
-    one_line_error(run(tmp_path, "stock", "load", "sim-1", "40"), "vault holds 30 blanks")
-    one_line_error(run(tmp_path, "stock", "load", "sim-1", "x"), "valid integer")
-    one_line_error(
-        run(tmp_path, "stock", "spoil", "1", "--reason", "melted", "--note", "n"), "melted"
-    )
+    ok(office("stock", "load", "sim-1", "20"))
+    one_line_error(office("stock", "load", "sim-1", "40"), "vault holds 30 blanks")
+    one_line_error(office("stock", "load", "sim-1", "x"), "valid integer")
+    one_line_error(office("stock", "spoil", "1", "--reason", "melted", "--note", "n"), "melted")
     ok(
-        run(
-            tmp_path,
+        office(
             "stock",
             "spoil",
             "1",
@@ -50,22 +61,21 @@ def test_a_day_at_the_counter_from_delivery_to_close(tmp_path: Path) -> None:
         )
     )
     one_line_error(
-        run(tmp_path, "stock", "count", "--location", "shelf", "--counted", "1"),
+        office("stock", "count", "--location", "shelf", "--counted", "1"),
         "unknown printer 'shelf'",
     )
 
     # A count two short: a discrepancy (exit 1), then the supervisor adjusts.
-    count = run(tmp_path, "stock", "count", "--location", "vault", "--counted", "28")
+    count = office("stock", "count", "--location", "vault", "--counted", "28")
     assert count.returncode == 1 and "discrepancy" in count.stderr
-    dry = run(tmp_path, "stock", "close-day", "--dry-run")
+    dry = office("stock", "close-day", "--dry-run")
     assert dry.returncode == 1 and "count #1 at vault" in dry.stderr
     one_line_error(
-        run(tmp_path, "stock", "resolve-count", "1", "--adjust", "--note", "mine"),
+        office("stock", "resolve-count", "1", "--adjust", "--note", "mine"),
         "cannot approve",
     )
     ok(
-        run(
-            tmp_path,
+        office(
             "stock",
             "resolve-count",
             "1",
@@ -77,38 +87,35 @@ def test_a_day_at_the_counter_from_delivery_to_close(tmp_path: Path) -> None:
     )
 
     # The spoiled blank is destroyed before two witnesses, with a supervisor's approval.
-    one_line_error(
-        run(tmp_path, "stock", "destroy", "--witness", "A", "--place", "yard"), "two witnesses"
-    )
-    ok(run(tmp_path, "stock", "destroy", "--witness", "Saksi A", "--witness", "Saksi B"))
-    one_line_error(run(tmp_path, "stock", "approve", "1"), "cannot approve")
-    ok(run(tmp_path, "stock", "approve", "1", user="supervisor"))
-    record = ok(
-        run(tmp_path, "stock", "destruction-record", "--pdf", str(tmp_path), user="supervisor")
-    )
+    one_line_error(office("stock", "destroy", "--witness", "A", "--place", "yard"), "two witnesses")
+    ok(office("stock", "destroy", "--witness", "Saksi A", "--witness", "Saksi B"))
+    one_line_error(office("stock", "approve", "1"), "cannot approve")
+    ok(office("stock", "approve", "1", user="supervisor"))
+    record = ok(office("stock", "destruction-record", "--pdf", str(tmp_path), user="supervisor"))
     assert "BAP-" in record
 
-    shown = as_json(run(tmp_path, "stock", "show", "--json"))
+    shown = as_json(office("stock", "show", "--json"))
     assert (shown["vault"], shown["hoppers"], shown["to_destroy"]) == (28, {"sim-1": 19}, 0)
     assert shown["in_office"] == 50 - 1 - 2
 
-    closed = as_json(run(tmp_path, "stock", "close-day", "--json"))
-    assert closed["closed"] and closed["statement"]["closing"] == 47
+    closed = as_json(office("stock", "close-day", "--json"))
+    assert closed["closed"] and closed["day"] == "2026-11-27"
+    assert closed["statement"]["closing"] == 47
     assert closed["statement"]["adjusted"] == -2 and closed["statement"]["spoiled"] == 1
-    one_line_error(run(tmp_path, "stock", "close-day"), "is closed")
+    one_line_error(office("stock", "close-day"), "is closed")
 
     pdf = tmp_path / "papers"
     pdf.mkdir()
-    assert "Wrote" in ok(run(tmp_path, "stock", "statement", "--pdf", str(pdf)))
-    assert "Wrote" in ok(run(tmp_path, "stock", "monthly", "--pdf", str(pdf)))
+    assert "Wrote" in ok(office("stock", "statement", "--pdf", str(pdf)))
+    assert "Wrote" in ok(office("stock", "monthly", "--pdf", str(pdf)))
     assert len(list(pdf.glob("*.pdf"))) == 2
     one_line_error(
-        run(tmp_path, "stock", "statement", "--pdf", str(tmp_path / "no" / "x.pdf")),
+        office("stock", "statement", "--pdf", str(tmp_path / "no" / "x.pdf")),
         "does not exist",
     )
-    one_line_error(run(tmp_path, "stock", "statement", "--day", "yesterday"), "not a date")
+    one_line_error(office("stock", "statement", "--day", "yesterday"), "not a date")
 
-    ok(run(tmp_path, "stock", "export", "--csv", str(tmp_path / "ledger.csv")))
+    ok(office("stock", "export", "--csv", str(tmp_path / "ledger.csv")))
     with (tmp_path / "ledger.csv").open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     kinds = [r["kind"] for r in rows]

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pypdfium2 as pdfium
 import pytest
@@ -350,3 +351,33 @@ def test_the_database_refuses_to_change_or_delete_a_ledger_entry(
             session.execute(text(statement_text))
             session.commit()
     assert show(ctx).balance.vault == 10
+
+
+def test_a_card_printed_before_seven_in_the_morning_carries_the_office_date(
+    office: tuple[Context, OfficeClock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 06:30 in the office (23:30 UTC the evening before) the card is dated, and its blank
+    issued, on the office's day, not on the UTC date."""
+    import printctl.service as service
+
+    ctx, clock = office
+    dated: list[date] = []
+    render_card = service.render_card
+
+    def recording_render(record: Any, *, issue_date: date, **options: Any) -> Any:
+        dated.append(issue_date)
+        return render_card(record, issue_date=issue_date, **options)
+
+    monkeypatch.setattr(service, "render_card", recording_render)
+    day = date(2026, 12, 3)
+    clock.at(day, 6, 30)
+    receive_delivery(ctx, 10, "L1")
+    load_printer(ctx, "p1", 5)
+    load_printer(ctx, "p2", 5)
+    seed_printable_records(ctx.engine, ctx.cipher, 3)
+    batch_id, _ = new_batch(ctx, BatchFilters())
+    Printers().run(ctx, batch_id)
+    assert dated == [day] * 3
+    with Session(ctx.engine) as session:
+        issued = session.exec(select(LedgerEntry.day).where(col(LedgerEntry.kind) == "issued"))
+        assert set(issued.all()) == {day.isoformat()}
