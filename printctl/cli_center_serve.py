@@ -155,13 +155,15 @@ def center_serve(
         raise CliError(f"cannot listen on {host}:{port} ({exc.strerror or exc})") from None
     if offline_s:
         server.go_offline(offline_s)
-    server.start()
-    out.print(f"Fake center at {server.url} (Ctrl-C to stop)")
-    out.print(
-        f"Offering {bundles}; accepting events from {len(stations)} station key(s); "
-        f"storing them in {state}"
-    )
     try:
+        # Inside the try from the start: a Ctrl-C while the banner is being printed (the
+        # URL line is out already, a client may act on it) still stops cleanly.
+        server.start()
+        out.print(f"Fake center at {server.url} (Ctrl-C to stop)")
+        out.print(
+            f"Offering {bundles}; accepting events from {len(stations)} station key(s); "
+            f"storing them in {state}"
+        )
         # Event.wait without a timeout still wakes for Ctrl-C (KeyboardInterrupt) on POSIX.
         threading.Event().wait()
     except KeyboardInterrupt:
