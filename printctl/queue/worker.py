@@ -58,6 +58,7 @@ from printctl.hardware import (
 )
 from printctl.logs import get_logger
 from printctl.models import (
+    ACTIVE_JOB_STATES,
     Batch,
     BatchState,
     Job,
@@ -104,6 +105,9 @@ _CLAIM_TRIES = 3
 
 #: Printer status conditions that are warnings, not reasons to wait.
 _WARNINGS = frozenset({"ribbon-low", "media-low"})
+#: How often a batch run's idle printer looks again while another printer still holds a
+#: job that may come back to the queue (seconds).
+HANDBACK_LOOK_S = 0.05
 #: Status conditions under which no card can be printed (checked before each feed).
 _BLOCKING = ("ribbon-empty", "media-empty", "cover-open")
 
@@ -437,6 +441,11 @@ class PrinterWorker:
                 if prepared is None:
                     if self.idle is not None and self.idle():
                         continue
+                    if self.idle is None and self._held_elsewhere():
+                        # A batch run: another printer holds a job it may yet hand back (it
+                        # stopped before feeding it). Finishing now would strand that job.
+                        self.stop.wait(HANDBACK_LOOK_S)
+                        continue
                     break
                 self._process(prepared)
                 self._maybe_rest()
@@ -572,6 +581,20 @@ class PrinterWorker:
             return
         if prepared is not None:
             self._hand_back(prepared.job, "released: the printer stopped before this card")
+
+    def _held_elsewhere(self) -> bool:
+        """Whether another printer of this station holds a job of this run's batches now
+        (one that may yet go back to the queue). Other stations' jobs are not waited for:
+        a dead station's are theirs to reconcile."""
+        query = select(func.count()).where(
+            col(Job.state).in_([s.value for s in ACTIVE_JOB_STATES]),
+            col(Job.station) == self.station,
+            col(Job.printer) != self.name,
+        )
+        if self.batch_ids is not None:
+            query = query.where(col(Job.batch_id).in_(self.batch_ids))
+        with read_session(self.engine) as session:
+            return int(session.exec(query).one()) > 0
 
     def _work_left(self) -> bool:
         """Whether a job this printer could take is pending in its running batches."""
